@@ -191,12 +191,14 @@ class DistillationTrainer(Trainer):
     # ------------------------------------------------------------------ logit cache
     def _build_teacher_cache(self) -> None:
         dataset = self.train_dataset
-        first, again = dataset[0], dataset[0]
-        if "pixel_values" in first and not torch.equal(first["pixel_values"], again["pixel_values"]):
-            raise HfnetError(
-                "cache_teacher_logits needs a deterministic training set, but train_dataset[0] gave different "
-                "pixel_values twice (random augmentation?); turn the cache off or drop the augmentation"
-            )
+        # a random transform shows up as different pixels for the same index; probe a few examples
+        for index in range(min(8, len(dataset))):
+            first, again = dataset[index], dataset[index]
+            if "pixel_values" in first and not torch.equal(first["pixel_values"], again["pixel_values"]):
+                raise HfnetError(
+                    f"cache_teacher_logits needs a deterministic training set, but train_dataset[{index}] gave different "
+                    "pixel_values twice (random augmentation?); turn the cache off or drop the augmentation"
+                )
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=self.args.per_device_eval_batch_size, shuffle=False, collate_fn=self.data_collator
         )

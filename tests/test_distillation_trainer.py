@@ -1,0 +1,202 @@
+import pytest
+import torch
+
+from hfnet.data import build_transform, class_names, load_image_dataset, with_model_transform
+from hfnet.distillation.chain import distill, distill_chain, run_hint_stage
+from hfnet.distillation.config import DistillationConfig
+from hfnet.distillation.data import with_distillation_transform
+from hfnet.distillation.trainer import DistillationTrainer, convert_pixels
+from hfnet.errors import HfnetError
+from hfnet.hub import Preprocessing, load_classifier
+from hfnet.zoo import tiny_resnet, tiny_vit
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_image_dataset("digits", samples_per_class=8, test_samples_per_class=4)
+
+
+@pytest.fixture(scope="module")
+def names(digits):
+    # hfnet.hub treats bare numbers as placeholder labels, so give the classes words
+    return [f"digit {n}" for n in class_names(digits)]
+
+
+def _teacher(names):
+    return tiny_resnet(names, image_size=32, seed=1)
+
+
+def _student(names, seed=0):
+    # no BatchNorm, no dropout: per-sample computations, so micro-batching cannot change the gradient
+    return tiny_vit(names, image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, seed=seed)
+
+
+def _args(tmp_path, **kw):
+    base = dict(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=8,
+        max_steps=3,
+        learning_rate=1e-2,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+    )
+    base.update(kw)
+    return DistillationConfig(**base)
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_teacher_unchanged_student_changed_terms_logged(digits, names, tmp_path):
+    teacher, student = _teacher(names), _student(names)
+    t0, s0 = _state(teacher), _state(student)
+    trainer = distill(student, teacher, digits["train"], _args(tmp_path))
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, t0[k]), k  # BatchNorm buffers included: the teacher ran in eval mode
+    assert all(not p.requires_grad for p in teacher.parameters())
+    changed = [k for k, v in student.state_dict().items() if not torch.equal(v, s0[k])]
+    assert len(changed) > len(s0) // 2
+    logged = trainer.state.log_history[0]
+    assert {"loss_hard", "loss_soft", "alpha_mean"} <= set(logged)
+    assert logged["loss"] == pytest.approx(0.1 * logged["loss_hard"] + 0.9 * logged["loss_soft"], rel=1e-3)
+
+
+def test_gradient_accumulation_keeps_loss_scale(digits, names, tmp_path):
+    teacher = _teacher(names)
+    results = []
+    for bs, ga in ((8, 1), (4, 2)):
+        student = _student(names)
+        args = _args(
+            tmp_path, per_device_train_batch_size=bs, gradient_accumulation_steps=ga, max_steps=1, optim="sgd"
+        )
+        trainer = distill(student, teacher, digits["train"], args)
+        results.append((trainer.state.log_history[0]["loss"], _state(student)))
+    (loss_a, state_a), (loss_b, state_b) = results
+    assert loss_b == pytest.approx(loss_a, rel=1e-4)
+    for k in state_a:
+        torch.testing.assert_close(state_b[k], state_a[k], rtol=1e-4, atol=1e-6)
+
+
+def test_evaluation_does_not_run_teacher(digits, names, tmp_path):
+    teacher, student = _teacher(names), _student(names)
+    calls = []
+    teacher.register_forward_hook(lambda *_: calls.append(1))
+    ds = with_distillation_transform(digits["test"], student.preprocessing, teacher.preprocessing)
+    trainer = DistillationTrainer(student, teacher, _args(tmp_path), eval_dataset=ds)
+    metrics = trainer.evaluate()
+    assert calls == []
+    assert metrics["eval_loss"] > 0
+
+
+def test_logit_cache_matches_and_refuses_augmentation(digits, names, tmp_path):
+    teacher = _teacher(names)
+    losses = []
+    for cache in (False, True):
+        student = _student(names)
+        trainer = distill(student, teacher, digits["train"], _args(tmp_path, cache_teacher_logits=cache, max_steps=2))
+        losses.append([h["loss"] for h in trainer.state.log_history if "loss" in h])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+    with pytest.raises(HfnetError, match="random augmentation"):
+        distill(
+            _student(names), teacher, digits["train"], _args(tmp_path, cache_teacher_logits=True), train_augment=True
+        )
+
+
+def test_convert_pixels_matches_teacher_transform(digits):
+    image = digits["train"][0]["image"]
+    student = Preprocessing(image_size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3)
+    teacher = Preprocessing(image_size=(32, 32))
+    x = build_transform(student)(image)[None]
+    torch.testing.assert_close(convert_pixels(x, student, teacher), build_transform(teacher)(image)[None])
+    small = Preprocessing(image_size=(16, 16))
+    assert convert_pixels(x, student, small).shape == (1, 3, 16, 16)
+
+
+def test_distillation_dataset_gives_both_pixels(digits, names):
+    teacher, student = _teacher(names), _student(names)
+    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    ex = ds[0]
+    assert ex["pixel_values"].shape == (3, 16, 16)
+    assert ex["teacher_pixel_values"].shape == (3, 32, 32)
+    torch.testing.assert_close(
+        ex["teacher_pixel_values"], build_transform(teacher.preprocessing)(digits["train"][0]["image"])
+    )
+
+
+def test_different_label_sets_rejected(digits, names, tmp_path):
+    teacher = _teacher(names)
+    other = _student(list(reversed(names)))
+    with pytest.raises(HfnetError, match="different label sets"):
+        distill(other, teacher, digits["train"], _args(tmp_path))
+    fewer = _student(names[:5])
+    with pytest.raises(HfnetError, match="10 classes but the student 5"):
+        DistillationTrainer(fewer, teacher, _args(tmp_path))
+
+
+@pytest.mark.parametrize("temperature", [0.0, -2.0])
+def test_temperature_must_be_positive(tmp_path, temperature):
+    with pytest.raises(HfnetError, match="temperature must be > 0"):
+        _args(tmp_path, temperature=temperature)
+
+
+def test_bad_alpha_merit_and_hint_spec(tmp_path):
+    with pytest.raises(HfnetError, match="alpha"):
+        _args(tmp_path, alpha=1.5)
+    with pytest.raises(HfnetError, match="merit_delta"):
+        _args(tmp_path, merit_delta=-0.1)
+    with pytest.raises(HfnetError, match="STUDENT_LAYER:TEACHER_LAYER"):
+        _args(tmp_path, hint="vit.layers.0")
+
+
+def test_unknown_hint_layers_list_available(digits, names, tmp_path):
+    teacher, student = _teacher(names), _student(names)
+    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    with pytest.raises(HfnetError, match=r"unknown student hint layer 'nope'.*vit\.layers\.0, vit\.layers\.1"):
+        run_hint_stage(student, teacher, ds, _args(tmp_path), "nope:resnet.encoder.stages.0")
+    with pytest.raises(HfnetError, match=r"unknown teacher hint layer 'bad'.*resnet\.encoder\.stages\.1"):
+        run_hint_stage(student, teacher, ds, _args(tmp_path), "vit.layers.0:bad")
+
+
+def test_hint_stage_trains_only_up_to_the_layer(digits, names, tmp_path):
+    teacher, student = _teacher(names), _student(names)
+    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    s0 = _state(student)
+    trainer = run_hint_stage(
+        student, teacher, ds, _args(tmp_path, hint_max_steps=4), ("vit.layers.0", "resnet.encoder.stages.0")
+    )
+    after = student.state_dict()
+    changed = {k for k in s0 if not torch.equal(after[k], s0[k])}
+    assert any(".layers.0." in k for k in changed)
+    assert not any(".layers.1." in k or "classifier" in k for k in changed)
+    assert all(p.requires_grad for p in student.parameters())  # flags restored after the stage
+    hints = [h["loss_hint"] for h in trainer.state.log_history if "loss_hint" in h]
+    assert len(hints) == 4 and hints[-1] < hints[0]
+
+
+def test_chain_saves_checkpoints_with_cards(digits, names, tmp_path):
+    teacher = _teacher(names)
+    assistant = tiny_vit(names, image_size=16, patch_size=4, hidden_size=48, num_layers=2, num_heads=2, seed=3)
+    student = _student(names)
+    results = distill_chain(
+        [teacher, assistant, student],
+        digits["train"],
+        _args(tmp_path, max_steps=2),
+        eval_dataset=digits["test"],
+        hints=[None, "vit.layers.0:vit.layers.0"],
+        output_dir=tmp_path / "chain",
+        dataset_name="digits",
+    )
+    assert [r.name for r in results] == ["assistant_1", "student"]
+    assert [r.teacher_name for r in results] == ["teacher", "assistant_1"]
+    assert 0.0 <= results[-1].metrics["accuracy"] <= 1.0
+    loaded = load_classifier(tmp_path / "chain" / "student")
+    assert loaded.class_names == names
+    x = with_model_transform(digits["test"], student.preprocessing)[0]["pixel_values"][None]
+    torch.testing.assert_close(loaded.logits(x), student.eval().logits(x))
+    card = (tmp_path / "chain" / "student" / "README.md").read_text()
+    assert "teacher -> assistant_1 -> student" in card and "accuracy" in card and "hint" in card
