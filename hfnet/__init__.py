@@ -1,0 +1,56 @@
+"""hfnet: reuse and compress pretrained image classifiers on the Hugging Face stack.
+
+Rank candidate Hub models for a dataset, prune pretrained ViTs, merge same-architecture models, distill with
+Trainers, and push the results as ordinary Hub checkpoints with model cards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HfnetError",
+    "HubClassifier",
+    "ModelCardInfo",
+    "Preprocessing",
+    "__version__",
+    "class_names",
+    "evaluate_classifier",
+    "load_classifier",
+    "load_image_dataset",
+    "push_to_hub",
+    "train_classifier",
+    "with_model_transform",
+]
+
+# heavy libraries (torch, transformers, datasets) load on first use, so `hfnet --help` stays fast
+_LAZY = {
+    "HubClassifier": "hfnet.hub",
+    "ModelCardInfo": "hfnet.hub",
+    "Preprocessing": "hfnet.hub",
+    "load_classifier": "hfnet.hub",
+    "push_to_hub": "hfnet.hub",
+    "load_image_dataset": "hfnet.data",
+    "class_names": "hfnet.data",
+    "with_model_transform": "hfnet.data",
+    "evaluate_classifier": "hfnet.evaluation",
+    "train_classifier": "hfnet.training",
+}
+
+from hfnet.errors import HfnetError  # noqa: E402
+
+if TYPE_CHECKING:
+    from hfnet.data import class_names, load_image_dataset, with_model_transform
+    from hfnet.evaluation import evaluate_classifier
+    from hfnet.hub import HubClassifier, ModelCardInfo, Preprocessing, load_classifier, push_to_hub
+    from hfnet.training import train_classifier
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hfnet' has no attribute {name!r}")

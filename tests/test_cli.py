@@ -1,0 +1,49 @@
+"""The CLI: one-line errors and non-zero exits, nothing written on failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hfnet.cli import format_table, main
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("rank", "prune", "merge", "distill", "filters", "push", "demo", "evaluate"):
+        assert name in out
+
+
+def test_offline_hub_id_one_line_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "hfnet.cli", "evaluate", "google/vit-base-patch16-224", "--dataset", "digits"],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: cannot load 'google/vit-base-patch16-224'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_local_folder(tiny_resnet_dir, capsys):
+    assert main(["evaluate", str(tiny_resnet_dir), "--dataset", "digits", "--test-samples-per-class", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "top5_accuracy" in out
+
+
+def test_push_missing_folder(tmp_path, capsys):
+    assert main(["push", str(tmp_path / "nothing"), "--repo-id", "me/x"]) == 1
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_format_table():
+    text = format_table([{"a": 1.0, "b": "x"}, {"a": 0.5, "c": 2}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["a", "b", "c"] and lines[2].split() == ["1.0000", "x"]
