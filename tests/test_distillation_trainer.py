@@ -12,14 +12,14 @@ from hfnet.zoo import tiny_resnet, tiny_vit
 
 
 @pytest.fixture(scope="module")
-def digits():
+def kd_digits():
     return load_image_dataset("digits", samples_per_class=8, test_samples_per_class=4)
 
 
 @pytest.fixture(scope="module")
-def names(digits):
+def names(kd_digits):
     # hfnet.hub treats bare numbers as placeholder labels, so give the classes words
-    return [f"digit {n}" for n in class_names(digits)]
+    return [f"digit {n}" for n in class_names(kd_digits)]
 
 
 def _teacher(names):
@@ -52,10 +52,10 @@ def _state(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def test_teacher_unchanged_student_changed_terms_logged(digits, names, tmp_path):
+def test_teacher_unchanged_student_changed_terms_logged(kd_digits, names, tmp_path):
     teacher, student = _teacher(names), _student(names)
     t0, s0 = _state(teacher), _state(student)
-    trainer = distill(student, teacher, digits["train"], _args(tmp_path))
+    trainer = distill(student, teacher, kd_digits["train"], _args(tmp_path))
     for k, v in teacher.state_dict().items():
         assert torch.equal(v, t0[k]), k  # BatchNorm buffers included: the teacher ran in eval mode
     assert all(not p.requires_grad for p in teacher.parameters())
@@ -66,7 +66,7 @@ def test_teacher_unchanged_student_changed_terms_logged(digits, names, tmp_path)
     assert logged["loss"] == pytest.approx(0.1 * logged["loss_hard"] + 0.9 * logged["loss_soft"], rel=1e-3)
 
 
-def test_gradient_accumulation_keeps_loss_scale(digits, names, tmp_path):
+def test_gradient_accumulation_keeps_loss_scale(kd_digits, names, tmp_path):
     teacher = _teacher(names)
     results = []
     for bs, ga in ((8, 1), (4, 2)):
@@ -74,7 +74,7 @@ def test_gradient_accumulation_keeps_loss_scale(digits, names, tmp_path):
         args = _args(
             tmp_path, per_device_train_batch_size=bs, gradient_accumulation_steps=ga, max_steps=1, optim="sgd"
         )
-        trainer = distill(student, teacher, digits["train"], args)
+        trainer = distill(student, teacher, kd_digits["train"], args)
         results.append((trainer.state.log_history[0]["loss"], _state(student)))
     (loss_a, state_a), (loss_b, state_b) = results
     assert loss_b == pytest.approx(loss_a, rel=1e-4)
@@ -82,33 +82,39 @@ def test_gradient_accumulation_keeps_loss_scale(digits, names, tmp_path):
         torch.testing.assert_close(state_b[k], state_a[k], rtol=1e-4, atol=1e-6)
 
 
-def test_evaluation_does_not_run_teacher(digits, names, tmp_path):
+def test_evaluation_does_not_run_teacher(kd_digits, names, tmp_path):
     teacher, student = _teacher(names), _student(names)
     calls = []
     teacher.register_forward_hook(lambda *_: calls.append(1))
-    ds = with_distillation_transform(digits["test"], student.preprocessing, teacher.preprocessing)
+    ds = with_distillation_transform(kd_digits["test"], student.preprocessing, teacher.preprocessing)
     trainer = DistillationTrainer(student, teacher, _args(tmp_path), eval_dataset=ds)
     metrics = trainer.evaluate()
     assert calls == []
     assert metrics["eval_loss"] > 0
 
 
-def test_logit_cache_matches_and_refuses_augmentation(digits, names, tmp_path):
+def test_logit_cache_matches_and_refuses_augmentation(kd_digits, names, tmp_path):
     teacher = _teacher(names)
     losses = []
     for cache in (False, True):
         student = _student(names)
-        trainer = distill(student, teacher, digits["train"], _args(tmp_path, cache_teacher_logits=cache, max_steps=2))
+        trainer = distill(
+            student, teacher, kd_digits["train"], _args(tmp_path, cache_teacher_logits=cache, max_steps=2)
+        )
         losses.append([h["loss"] for h in trainer.state.log_history if "loss" in h])
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
     with pytest.raises(HfnetError, match="random augmentation"):
         distill(
-            _student(names), teacher, digits["train"], _args(tmp_path, cache_teacher_logits=True), train_augment=True
+            _student(names),
+            teacher,
+            kd_digits["train"],
+            _args(tmp_path, cache_teacher_logits=True),
+            train_augment=True,
         )
 
 
-def test_convert_pixels_matches_teacher_transform(digits):
-    image = digits["train"][0]["image"]
+def test_convert_pixels_matches_teacher_transform(kd_digits):
+    image = kd_digits["train"][0]["image"]
     student = Preprocessing(image_size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3)
     teacher = Preprocessing(image_size=(32, 32))
     x = build_transform(student)(image)[None]
@@ -117,22 +123,22 @@ def test_convert_pixels_matches_teacher_transform(digits):
     assert convert_pixels(x, student, small).shape == (1, 3, 16, 16)
 
 
-def test_distillation_dataset_gives_both_pixels(digits, names):
+def test_distillation_dataset_gives_both_pixels(kd_digits, names):
     teacher, student = _teacher(names), _student(names)
-    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    ds = with_distillation_transform(kd_digits["train"], student.preprocessing, teacher.preprocessing)
     ex = ds[0]
     assert ex["pixel_values"].shape == (3, 16, 16)
     assert ex["teacher_pixel_values"].shape == (3, 32, 32)
     torch.testing.assert_close(
-        ex["teacher_pixel_values"], build_transform(teacher.preprocessing)(digits["train"][0]["image"])
+        ex["teacher_pixel_values"], build_transform(teacher.preprocessing)(kd_digits["train"][0]["image"])
     )
 
 
-def test_different_label_sets_rejected(digits, names, tmp_path):
+def test_different_label_sets_rejected(kd_digits, names, tmp_path):
     teacher = _teacher(names)
     other = _student(list(reversed(names)))
     with pytest.raises(HfnetError, match="different label sets"):
-        distill(other, teacher, digits["train"], _args(tmp_path))
+        distill(other, teacher, kd_digits["train"], _args(tmp_path))
     fewer = _student(names[:5])
     with pytest.raises(HfnetError, match="10 classes but the student 5"):
         DistillationTrainer(fewer, teacher, _args(tmp_path))
@@ -153,18 +159,18 @@ def test_bad_alpha_merit_and_hint_spec(tmp_path):
         _args(tmp_path, hint="vit.layers.0")
 
 
-def test_unknown_hint_layers_list_available(digits, names, tmp_path):
+def test_unknown_hint_layers_list_available(kd_digits, names, tmp_path):
     teacher, student = _teacher(names), _student(names)
-    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    ds = with_distillation_transform(kd_digits["train"], student.preprocessing, teacher.preprocessing)
     with pytest.raises(HfnetError, match=r"unknown student hint layer 'nope'.*vit\.layers\.0, vit\.layers\.1"):
         run_hint_stage(student, teacher, ds, _args(tmp_path), "nope:resnet.encoder.stages.0")
     with pytest.raises(HfnetError, match=r"unknown teacher hint layer 'bad'.*resnet\.encoder\.stages\.1"):
         run_hint_stage(student, teacher, ds, _args(tmp_path), "vit.layers.0:bad")
 
 
-def test_hint_stage_trains_only_up_to_the_layer(digits, names, tmp_path):
+def test_hint_stage_trains_only_up_to_the_layer(kd_digits, names, tmp_path):
     teacher, student = _teacher(names), _student(names)
-    ds = with_distillation_transform(digits["train"], student.preprocessing, teacher.preprocessing)
+    ds = with_distillation_transform(kd_digits["train"], student.preprocessing, teacher.preprocessing)
     s0 = _state(student)
     trainer = run_hint_stage(
         student, teacher, ds, _args(tmp_path, hint_max_steps=4), ("vit.layers.0", "resnet.encoder.stages.0")
@@ -178,15 +184,15 @@ def test_hint_stage_trains_only_up_to_the_layer(digits, names, tmp_path):
     assert len(hints) == 4 and hints[-1] < hints[0]
 
 
-def test_chain_saves_checkpoints_with_cards(digits, names, tmp_path):
+def test_chain_saves_checkpoints_with_cards(kd_digits, names, tmp_path):
     teacher = _teacher(names)
     assistant = tiny_vit(names, image_size=16, patch_size=4, hidden_size=48, num_layers=2, num_heads=2, seed=3)
     student = _student(names)
     results = distill_chain(
         [teacher, assistant, student],
-        digits["train"],
+        kd_digits["train"],
         _args(tmp_path, max_steps=2),
-        eval_dataset=digits["test"],
+        eval_dataset=kd_digits["test"],
         hints=[None, "vit.layers.0:vit.layers.0"],
         output_dir=tmp_path / "chain",
         dataset_name="digits",
@@ -196,7 +202,7 @@ def test_chain_saves_checkpoints_with_cards(digits, names, tmp_path):
     assert 0.0 <= results[-1].metrics["accuracy"] <= 1.0
     loaded = load_classifier(tmp_path / "chain" / "student")
     assert loaded.class_names == names
-    x = with_model_transform(digits["test"], student.preprocessing)[0]["pixel_values"][None]
+    x = with_model_transform(kd_digits["test"], student.preprocessing)[0]["pixel_values"][None]
     torch.testing.assert_close(loaded.logits(x), student.eval().logits(x))
     card = (tmp_path / "chain" / "student" / "README.md").read_text()
     assert "teacher -> assistant_1 -> student" in card and "accuracy" in card and "hint" in card

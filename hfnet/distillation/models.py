@@ -1,0 +1,98 @@
+"""Name a student, assistant or teacher on the command line: a saved/Hub checkpoint or a fresh small architecture."""
+
+from __future__ import annotations
+
+import logging
+
+from hfnet.errors import HfnetError
+from hfnet.hub import HubClassifier
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["load_model_spec"]
+
+_ZOO = ("tiny_vit", "tiny_resnet")
+
+
+def _parse_kwargs(text: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in filter(None, text.split(",")):
+        if "=" not in item:
+            raise HfnetError(f"model option {item!r} must look like key=value (e.g. zoo:tiny_vit:hidden_size=32)")
+        key, value = item.split("=", 1)
+        parsed: object = value
+        if "x" in value and all(v.isdigit() for v in value.split("x")):
+            parsed = tuple(int(v) for v in value.split("x"))  # hidden_sizes=32x64
+        else:
+            for cast in (int, float):
+                try:
+                    parsed = cast(value)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip()] = parsed
+    return out
+
+
+def load_model_spec(
+    spec: str, class_names: list[str], *, seed: int = 0, image_size: int | None = None, replace_head: bool = False
+) -> HubClassifier:
+    """Build or load a classifier for ``class_names``.
+
+    ``spec`` is one of:
+
+    - ``zoo:tiny_vit[:key=value,...]`` / ``zoo:tiny_resnet[:...]``: a fresh :mod:`hfnet.zoo` model (random init);
+    - ``timm:NAME[:key=value,...]``: a fresh ``timm.create_model(NAME, num_classes=len(class_names), ...)``;
+    - a Hub id, ``hf-hub:timm/...`` or a local Hub-format folder (:func:`hfnet.hub.load_classifier`). Its classes
+      must be ``class_names`` unless ``replace_head`` (then a fresh head for them is put on).
+    """
+    parts = spec.split(":", 2)
+    if parts[0] == "zoo":
+        from hfnet import zoo
+
+        if len(parts) < 2 or parts[1] not in _ZOO:
+            raise HfnetError(f"unknown zoo model in {spec!r}; use one of " + ", ".join(f"zoo:{n}" for n in _ZOO))
+        kwargs = _parse_kwargs(parts[2] if len(parts) > 2 else "")
+        if image_size is not None:
+            kwargs.setdefault("image_size", image_size)
+        kwargs.setdefault("seed", seed)
+        try:
+            return getattr(zoo, parts[1])(list(class_names), **kwargs)
+        except TypeError as e:
+            raise HfnetError(f"bad option for {parts[1]}: {e}") from e
+    if parts[0] == "timm":
+        import timm
+        import torch
+
+        from hfnet.hub import Preprocessing
+
+        if len(parts) < 2 or not parts[1]:
+            raise HfnetError("timm models are named timm:NAME, e.g. timm:test_resnet")
+        kwargs = _parse_kwargs(parts[2] if len(parts) > 2 else "")
+        if image_size is not None and "img_size" not in kwargs and "vit" in parts[1]:
+            kwargs["img_size"] = image_size
+        torch.manual_seed(seed)
+        try:
+            model = timm.create_model(parts[1], pretrained=False, num_classes=len(class_names), **kwargs)
+        except (RuntimeError, TypeError) as e:
+            raise HfnetError(f"timm cannot build {parts[1]!r}: {e}") from e
+        clf = HubClassifier.from_model(model, class_names=list(class_names), source=f"timm:{parts[1]}")
+        if image_size is not None:
+            pre = clf.preprocessing
+            clf.preprocessing = Preprocessing((image_size, image_size), pre.mean, pre.std, pre.interpolation, 1.0)
+        return clf
+    from hfnet.hub import load_classifier
+
+    clf = load_classifier(spec)
+    same = clf.num_classes == len(class_names) and (clf.class_names in (None, list(class_names)))
+    if not same:
+        if not replace_head:
+            raise HfnetError(
+                f"{spec} predicts {clf.num_classes} classes ({(clf.class_names or [])[:5]}...), not the dataset's "
+                f"{len(class_names)} ({list(class_names)[:5]}...); pass --replace-student-head to give it a fresh head"
+            )
+        logger.info("replacing the head of %s for %d classes", spec, len(class_names))
+        clf.replace_head(list(class_names))
+    elif clf.class_names is None:
+        clf.class_names = list(class_names)
+    return clf

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+import torch
+
+from hfnet.cli import main
+from hfnet.hub import load_classifier
+
+STUDENT = "zoo:tiny_vit:hidden_size=32,num_layers=2,num_heads=2,patch_size=4"
+ASSISTANT = "zoo:tiny_resnet:embedding_size=8,hidden_sizes=8x16"
+
+
+def _common(teacher_dir, out):
+    return [
+        "distill",
+        "--teacher",
+        str(teacher_dir),
+        "--student",
+        STUDENT,
+        "--image-size",
+        "16",
+        "--dataset",
+        "digits",
+        "--samples-per-class",
+        "5",
+        "--test-samples-per-class",
+        "2",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--output",
+        str(out),
+    ]
+
+
+def test_cli_chain_with_hint_and_merit(tiny_resnet_dir, tmp_path, capsys):
+    out = tmp_path / "distilled"
+    argv = _common(tiny_resnet_dir, out) + [
+        "--assistant",
+        ASSISTANT,
+        "--hint",
+        "vit.layers.0:resnet.encoder.stages.0",
+        "--hint-steps",
+        "1",
+        "--merit",
+        "0.1",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "assistant_1" in printed and "student" in printed
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["model"] for r in rows] == ["teacher", "assistant_1", "student"]
+    assert rows[2]["parameters"] < rows[0]["parameters"]
+    student = load_classifier(out / "student")
+    assert student.library == "transformers" and student.num_classes == 10
+    assert student.preprocessing.image_size == (16, 16)
+    card = (out / "student" / "README.md").read_text()
+    assert "teacher -> assistant_1 -> student" in card and "merit" in card
+    assert torch.isfinite(student.logits(torch.zeros(1, 3, 16, 16))).all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--temperature", "0"], "temperature must be > 0"),
+        (
+            ["--hint", "vit.nope:resnet.encoder.stages.0"],
+            "unknown student hint layer 'vit.nope'; available block names: vit.layers.0, vit.layers.1",
+        ),
+        (["--hint", "vit.layers.0"], "STUDENT_LAYER:TEACHER_LAYER"),
+        (["--student", "zoo:big_vit"], "unknown zoo model"),
+    ],
+)
+def test_cli_bad_input_one_line_error(tiny_resnet_dir, tmp_path, capsys, extra, message):
+    assert main(_common(tiny_resnet_dir, tmp_path / "x") + extra) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not (tmp_path / "x" / "student").exists()
+
+
+def test_cli_teacher_with_other_classes(tiny_vit_dir, tmp_path, capsys):
+    # the conftest ViT predicts 3 classes (cat, dog, bird), digits has 10
+    assert main(_common(tiny_vit_dir, tmp_path / "y")) == 1
+    assert "predicts 3 classes" in capsys.readouterr().err
