@@ -1,0 +1,81 @@
+"""The registry of ranking scores: users pick them by name (``hfnet rank --metrics logme leep``).
+
+Every score reads the same :class:`ScoreInputs`, filled from one forward pass of the candidate over the target
+images, so adding a score never adds a forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hfnet.errors import HfnetError
+from hfnet.ranking.emd import word_vector_emd, word_vector_emd_mean
+from hfnet.ranking.hscore import h_score
+from hfnet.ranking.leep import leep
+from hfnet.ranking.logme import logme
+from hfnet.ranking.nce import nce
+from hfnet.ranking.softmax_max import softmax_max, softmax_max_mean
+
+
+@dataclass
+class ScoreInputs:
+    """What one forward pass of a candidate over the target samples gives.
+
+    Attributes:
+        probs: ``[N, n_s]`` softmax of the source logits.
+        features: ``[N, D]`` penultimate features (the classifier head's input).
+        labels: ``[N]`` target class indices.
+        distances: ``[n_s, n_t]`` class-name word-vector distances, or None when the candidate has no class names.
+    """
+
+    probs: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    distances: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[ScoreInputs], float]
+    higher_is_better: bool
+    needs_class_names: bool
+    description: str
+
+
+def _needs_distances(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Callable[[ScoreInputs], float]:
+    def score(inputs: ScoreInputs) -> float:
+        if inputs.distances is None:
+            raise HfnetError("word-vector EMD needs the candidate's class names and word vectors for them")
+        return fn(inputs.probs, inputs.labels, inputs.distances)
+
+    return score
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("softmax_max", lambda s: softmax_max(s.probs), True, False, "sum_i max_k softmax (seed 003)"),
+        Metric("softmax_max_mean", lambda s: softmax_max_mean(s.probs), True, False, "mean_i max_k softmax"),
+        Metric("emd", _needs_distances(word_vector_emd), False, True, "sum_i f(x_i)^T d[:, t_i] (seed 003)"),
+        Metric("emd_mean", _needs_distances(word_vector_emd_mean), False, True, "EMD divided by N"),
+        Metric("leep", lambda s: leep(s.probs, s.labels), True, False, "LEEP (Nguyen et al. 2020)"),
+        Metric("nce", lambda s: nce(s.probs, s.labels), True, False, "NCE (Tran et al. 2019)"),
+        Metric("hscore", lambda s: h_score(s.features, s.labels), True, False, "H-score (Bao et al. 2019)"),
+        Metric("logme", lambda s: logme(s.features, s.labels), True, False, "LogME (You et al. 2021)"),
+    )
+}
+DEFAULT_METRICS = list(METRICS)
+
+
+def get_metrics(names: list[str] | None) -> list[Metric]:
+    """The metrics called ``names`` (all when None), with a clear error for an unknown one."""
+    if not names:
+        return [METRICS[n] for n in DEFAULT_METRICS]
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise HfnetError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    return [METRICS[n] for n in dict.fromkeys(names)]
