@@ -1,0 +1,60 @@
+"""Recompute BatchNorm statistics after merging.
+
+Averaging two networks averages their BatchNorm running statistics too, but the merged network's activations do not
+have those statistics (variance collapse, Jordan et al. 2023 "REPAIR", https://arxiv.org/abs/2211.08403). Running the
+merged model once over some training images and re-estimating mean/variance fixes most of it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from hfnet.errors import HfnetError
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def recompute_batchnorm(classifier: nn.Module, dataset, *, batch_size: int = 64, max_samples: int | None = 1024) -> int:
+    """Reset every BatchNorm layer's running statistics and re-estimate them on ``dataset``.
+
+    Args:
+        classifier: a :class:`hfnet.HubClassifier` (or any module taking ``pixel_values``).
+        dataset: raw (``image``/``label``) or transformed (``pixel_values``) dataset.
+        batch_size: forward batch size.
+        max_samples: use at most this many examples (the first ones).
+
+    Returns:
+        The number of BatchNorm layers updated (0: the model has none, nothing changed).
+    """
+    from torch.utils.data import DataLoader
+
+    from hfnet.data import collate_fn, is_transformed, with_model_transform
+
+    norms = [m for m in classifier.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    if len(dataset) == 0:
+        raise HfnetError("cannot recompute BatchNorm statistics on an empty dataset")
+    if max_samples is not None and len(dataset) > max_samples:
+        dataset = dataset.select(range(max_samples))
+    if not is_transformed(dataset):
+        dataset = with_model_transform(dataset, classifier.preprocessing)
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+    was_training = classifier.training
+    classifier.train()
+    try:
+        for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn):
+            classifier(batch["pixel_values"])
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        classifier.train(was_training)
+    logger.info("recomputed the statistics of %d BatchNorm layers on %d images", len(norms), len(dataset))
+    return len(norms)
