@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from hfnet.errors import HfnetError
-from hfnet.merging import MERGE_METHODS, average_merge, get_merge_method, slerp_merge, task_arithmetic_merge, ties_merge
+from hfnet.merging import (
+    MERGE_METHODS,
+    average_merge,
+    get_merge_method,
+    slerp_merge,
+    task_arithmetic_merge,
+    ties_merge,
+)
 
 
 @pytest.fixture

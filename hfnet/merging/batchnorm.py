@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def recompute_batchnorm(classifier: nn.Module, dataset, *, batch_size: int = 64, max_samples: int | None = 1024) -> int:
+def recompute_batchnorm(
+    classifier: nn.Module, dataset, *, batch_size: int = 64, max_samples: int | None = 1024
+) -> int:
     """Reset every BatchNorm layer's running statistics and re-estimate them on ``dataset``.
 
     Args:

@@ -25,7 +25,13 @@ from hfnet.merging.registry import check_weights, get_merge_method
 
 logger = logging.getLogger(__name__)
 
-_SKIP_FILES = {"model.safetensors", "pytorch_model.bin", "README.md", "open_clip_model.safetensors", "hfnet_merge.json"}
+_SKIP_FILES = {
+    "model.safetensors",
+    "pytorch_model.bin",
+    "README.md",
+    "open_clip_model.safetensors",
+    "hfnet_merge.json",
+}
 
 
 @dataclass
@@ -249,30 +255,28 @@ def merge_models(
             raise HfnetError(f"--output {out_path} is one of the input models; choose another folder")
     head_index = _pick(sources, head_from, "--head-from")
     config_source = sources[head_index]
-    head_name = _skeleton(config_source).head_name
-    head_prefix = head_name + "."
+    skeleton = _skeleton(config_source)
+    head_prefix = skeleton.head_name + "."
+    module_order = {k: i for i, k in enumerate(skeleton.model.state_dict())}
+    del skeleton
 
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(safe_open(str(s.weights), framework="pt")) for s in sources]
         base_handle = stack.enter_context(safe_open(str(base_source.weights), framework="pt")) if base_source else None
         shapes = [_tensor_shapes(h) for h in handles + ([base_handle] if base_handle else [])]
         names_all = [s.name for s in sources] + ([base_source.name] if base_source else [])
-        ref_names = list(shapes[0])
+        # module order (as in the model's state_dict), so "first mismatched tensor" means first in the network
+        ref_names = sorted(shapes[0], key=lambda k: (module_order.get(k, len(module_order)), k))
+        extras = sorted({k for other in shapes[1:] for k in other if k not in shapes[0]})
         mismatched: list[str] = []
-        for i, other in enumerate(shapes[1:], start=1):
-            for key in ref_names:
+        for key in ref_names + extras:
+            for i, other in enumerate(shapes):
                 if key not in other:
+                    owner = next(j for j, s in enumerate(shapes) if key in s)
                     raise HfnetError(
-                        f"cannot merge different architectures: tensor '{key}' of {names_all[0]} is missing from "
-                        f"{names_all[i]}"
+                        f"cannot merge different architectures: first mismatched tensor '{key}' of "
+                        f"{names_all[owner]} is missing from {names_all[i]}"
                     )
-            extra = [k for k in other if k not in shapes[0]]
-            if extra:
-                raise HfnetError(
-                    f"cannot merge different architectures: tensor '{extra[0]}' of {names_all[i]} is missing from "
-                    f"{names_all[0]}"
-                )
-        for key in ref_names:
             if len({s[key] for s in shapes}) > 1:
                 if not key.startswith(head_prefix):
                     desc = ", ".join(f"{n}: {list(s[key])}" for n, s in zip(names_all, shapes))

@@ -35,7 +35,9 @@ class MergeMethod:
     ) -> Tensor:
         unknown = set(options) - set(self.options)
         if unknown:
-            raise HfnetError(f"merge method '{self.name}' takes no option(s) {sorted(unknown)}; it takes {self.options}")
+            raise HfnetError(
+                f"merge method '{self.name}' takes no option(s) {sorted(unknown)}; it takes {self.options}"
+            )
         if self.needs_base:
             return self.fn(tensors, base, weights, **options)
         return self.fn(tensors, weights, **options)
@@ -45,7 +47,12 @@ MERGE_METHODS: dict[str, MergeMethod] = {}
 
 
 def register_merge_method(
-    name: str, *, needs_base: bool = False, max_models: int | None = None, options: tuple[str, ...] = (), summary: str = ""
+    name: str,
+    *,
+    needs_base: bool = False,
+    max_models: int | None = None,
+    options: tuple[str, ...] = (),
+    summary: str = "",
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Decorator adding a pure tensor function to :data:`MERGE_METHODS` under ``name``."""
 
