@@ -7,8 +7,14 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from hfnet.merging import apply_permutation, classifier_permutation_spec, permutation_spec, random_permutation
-from hfnet.merging import merge_models, weight_matching
+from hfnet.merging import (
+    apply_permutation,
+    classifier_permutation_spec,
+    merge_models,
+    permutation_spec,
+    random_permutation,
+    weight_matching,
+)
 
 
 def _randomise_batchnorm(model: nn.Module, seed: int) -> None:
@@ -55,6 +61,7 @@ def _check_permutation_keeps_function(model: nn.Module, spec, forward, x: torch.
 
 def test_plain_cnn_with_flatten():
     model = _plain_cnn()
+    _randomise_batchnorm(model, 4)
     x = torch.randn(3, 3, 8, 8)
     spec = permutation_spec(model, x)
     assert sorted(spec.sizes.values()) == [8, 12, 20]  # the logits (5) stay fixed

@@ -409,8 +409,8 @@ def weight_matching(
         )
 
     before = total_similarity()
-    iteration = 0
-    for iteration in range(1, max_iter + 1):
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported below
         changed = False
         for pid in rng.permutation(list(spec.sizes)):
             pid = int(pid)
@@ -432,7 +432,7 @@ def weight_matching(
         if not changed:
             break
     after = total_similarity()
-    return AlignmentResult(perms, spec, iteration, before, after)
+    return AlignmentResult(perms, spec, iterations, before, after)
 
 
 def align_state_dict(
