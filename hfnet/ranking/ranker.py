@@ -1,0 +1,328 @@
+"""Rank candidate classifiers for a target dataset: one forward pass each, every requested score from it.
+
+A candidate that fails to load or run is reported and skipped; the others are still ranked. A candidate without
+class names gets every score but the word-vector EMD (with a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hfnet.errors import HfnetError
+from hfnet.ranking.metrics import Metric, ScoreInputs, get_metrics
+from hfnet.ranking.softmax_max import softmax
+from hfnet.ranking.word_vectors import Combine, class_distances, class_vectors, load_word_vectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CandidateResult:
+    """One candidate's scores (None where a score could not be computed) and what happened."""
+
+    name: str
+    scores: dict[str, float | None] = field(default_factory=dict)
+    num_source_classes: int | None = None
+    num_params: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Ranking:
+    """Scores of every candidate; :meth:`ranks` orders them under one score (1 = most transferable)."""
+
+    metrics: list[str]
+    higher_is_better: dict[str, bool]
+    candidates: list[CandidateResult]
+    num_samples: int
+    num_target_classes: int
+    target_classes: list[str]
+    word_vectors: str | None = None
+    target_oov: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    dataset: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.error is None]
+
+    @property
+    def failed(self) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.error is not None]
+
+    def ranks(self, metric: str) -> dict[str, int | None]:
+        """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing)."""
+        values = {c.name: c.scores.get(metric) for c in self.ranked}
+        present = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
+        sign = -1.0 if self.higher_is_better[metric] else 1.0
+        ordered = sorted(present.values(), key=lambda v: sign * v)
+        out: dict[str, int | None] = {k: None for k in values}
+        for name, value in present.items():
+            out[name] = 1 + ordered.index(value)
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Table rows: one per candidate, a score column and a rank column per metric."""
+        ranks = {m: self.ranks(m) for m in self.metrics}
+        rows = []
+        for c in self.candidates:
+            row: dict[str, Any] = {"candidate": c.name}
+            for m in self.metrics:
+                value = c.scores.get(m)
+                row[m] = None if value is None else float(value)
+                row[f"#{m}"] = ranks[m].get(c.name)
+            row["seconds"] = round(c.seconds, 2)
+            if c.error:
+                row["error"] = c.error
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ranks"] = {m: self.ranks(m) for m in self.metrics}
+        return data
+
+    def save_json(self, path: str | os.PathLike) -> Path:
+        from hfnet._io import atomic_write_text
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=_json_default))
+        return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def select_samples(labels: np.ndarray, num_samples: int | None, seed: int = 0) -> np.ndarray:
+    """Indices of ``num_samples`` examples, class-balanced (round robin over classes in random order)."""
+    n = len(labels)
+    if num_samples is None or num_samples >= n:
+        return np.arange(n)
+    if num_samples < 1:
+        raise HfnetError(f"--num-samples must be at least 1, got {num_samples}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    within = np.zeros(n, dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i in order:
+        within[i] = seen.get(int(labels[i]), 0)
+        seen[int(labels[i])] = within[i] + 1
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    chosen = sorted(range(n), key=lambda i: (within[i], position[i]))[:num_samples]
+    return np.sort(np.asarray(chosen))
+
+
+def forward_outputs(classifier, dataset, *, batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, ...]:
+    """Logits ``[N, n_s]`` and penultimate features ``[N, D]`` of ``classifier`` on a raw image/label dataset.
+
+    One forward pass per batch (:meth:`HubClassifier.logits_and_features`), in the model's own preprocessing.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    from hfnet.data import collate_fn, with_model_transform
+
+    loader = DataLoader(
+        with_model_transform(dataset, classifier.preprocessing), batch_size=batch_size, collate_fn=collate_fn
+    )
+    classifier.eval()
+    logits, features = [], []
+    device = classifier.device
+    with torch.inference_mode():
+        for batch in tqdm(loader, desc="batches", leave=False, disable=not progress):
+            lg, ft = classifier.logits_and_features(batch["pixel_values"].to(device))
+            logits.append(lg.float().cpu().numpy())
+            features.append(ft.float().cpu().numpy())
+    return np.concatenate(logits), np.concatenate(features)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, HfnetError):
+        return str(exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first}"
+
+
+def _candidate_name(candidate: Any) -> str:
+    if hasattr(candidate, "logits_and_features"):
+        return str(getattr(candidate, "source", None) or type(candidate.model).__name__)
+    return str(candidate)
+
+
+def rank_models(
+    candidates: Sequence[Any],
+    dataset,
+    *,
+    metrics: list[str] | None = None,
+    word_vectors: Any = None,
+    class_map: dict[str, str] | None = None,
+    combine: Combine = "sum",
+    num_samples: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
+    progress: bool = True,
+    loader: Callable[[str], Any] | None = None,
+) -> Ranking:
+    """Score every candidate on a labelled target dataset without fine-tuning.
+
+    Args:
+        candidates: Hub ids, local Hub-format folders, or loaded :class:`hfnet.hub.HubClassifier` objects.
+        dataset: a ``datasets.Dataset`` with ``image`` and ClassLabel ``label`` columns (one split of
+            :func:`hfnet.data.load_image_dataset`).
+        metrics: score names from :data:`hfnet.ranking.METRICS` (all when None).
+        word_vectors: a gensim ``KeyedVectors``, or what :func:`load_word_vectors` accepts (default GloVe 6B 50d).
+        class_map: class name -> words, for names the vectors do not know (target and source classes).
+        combine: ``"sum"`` (paper) or ``"mean"`` of a multi-word name's vectors.
+        num_samples: score on this many class-balanced target images (all when None).
+        batch_size: forward-pass batch size.
+        seed: picks the samples.
+        names: display names for the candidates (default: the id / path / source).
+        progress: show tqdm bars over candidates and batches.
+        loader: loads a candidate given as a string (default :func:`hfnet.hub.load_classifier`).
+
+    Returns:
+        A :class:`Ranking`; failed candidates keep their error message and no scores.
+
+    Raises:
+        HfnetError: unknown metric, empty dataset, fewer than two target classes, or (when EMD was asked for by
+            name) target class names without word vectors.
+    """
+    from tqdm.auto import tqdm
+
+    from hfnet.data import class_names as dataset_class_names
+
+    start = time.perf_counter()
+    chosen = get_metrics(metrics)
+    if len(dataset) == 0:
+        raise HfnetError("the target dataset is empty; pass a split with labelled images")
+    target_classes = dataset_class_names(dataset)
+    labels_all = np.asarray(dataset["label"], dtype=np.int64)
+    subset_idx = select_samples(labels_all, num_samples, seed)
+    subset = dataset.select(subset_idx.tolist()) if len(subset_idx) < len(dataset) else dataset
+    labels = labels_all[subset_idx]
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise HfnetError(
+            f"the target samples hold {len(present)} class(es) ({[target_classes[i] for i in present]}); ranking "
+            "needs at least two classes (use more samples or another split)"
+        )
+    if not candidates:
+        raise HfnetError("no candidates to rank; pass --candidates and/or --search")
+
+    emd_metrics = [m for m in chosen if m.needs_class_names]
+    kv, target_vectors, target_oov, wv_name, skipped_emd = None, None, {}, None, None
+    if emd_metrics:
+        try:
+            if word_vectors is None or isinstance(word_vectors, str | os.PathLike):
+                wv_name = str(word_vectors or "glove-6b-50d")
+                kv = load_word_vectors(word_vectors)
+            else:
+                kv, wv_name = word_vectors, type(word_vectors).__name__
+            target_vectors = class_vectors(target_classes, kv, combine=combine, class_map=class_map)
+            target_oov = target_vectors.oov
+        except HfnetError as e:
+            if metrics:  # asked for by name: the user needs to fix the names
+                raise
+            skipped_emd = f"word-vector EMD skipped for every candidate: {e}"
+            logger.warning(skipped_emd)
+            chosen = [m for m in chosen if not m.needs_class_names]
+            emd_metrics = []
+
+    notes = []
+    if skipped_emd:
+        notes.append(skipped_emd)
+    ranking = Ranking(
+        metrics=[m.name for m in chosen],
+        higher_is_better={m.name: m.higher_is_better for m in chosen},
+        candidates=[],
+        num_samples=len(labels),
+        num_target_classes=len(present),
+        target_classes=target_classes,
+        word_vectors=wv_name,
+        target_oov=target_oov,
+        notes=notes,
+    )
+    if loader is None:
+        from hfnet.hub import load_classifier as loader
+    display = list(names) if names is not None else [_candidate_name(c) for c in candidates]
+    if len(display) != len(candidates):
+        raise HfnetError(f"{len(display)} names given for {len(candidates)} candidates")
+    source_cache: dict[tuple[str, ...], Any] = {}
+    bar = tqdm(list(zip(candidates, display)), desc="candidates", disable=not progress)
+    for candidate, name in bar:
+        bar.set_postfix_str(name[-40:])
+        result = CandidateResult(name=name)
+        t0 = time.perf_counter()
+        try:
+            classifier = loader(str(candidate)) if isinstance(candidate, str | os.PathLike) else candidate
+            logits, features = forward_outputs(classifier, subset, batch_size=batch_size, progress=progress)
+        except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
+            result.error = _message(e)
+            result.seconds = time.perf_counter() - t0
+            logger.warning("candidate %s skipped: %s", name, result.error)
+            ranking.candidates.append(result)
+            continue
+        result.num_source_classes = int(logits.shape[1])
+        result.num_params = int(sum(p.numel() for p in classifier.parameters()))
+        inputs = ScoreInputs(probs=softmax(logits), features=features, labels=labels)
+        if emd_metrics:
+            inputs.distances = _distances(classifier, kv, target_vectors, combine, class_map, source_cache, result)
+        for metric in chosen:
+            result.scores[metric.name] = _score(metric, inputs, result)
+        result.seconds = time.perf_counter() - t0
+        ranking.candidates.append(result)
+    ranking.seconds = time.perf_counter() - start
+    return ranking
+
+
+def _distances(classifier, kv, target_vectors, combine, class_map, cache, result: CandidateResult):
+    names = classifier.class_names
+    if not names:
+        result.warnings.append("no class names: word-vector EMD skipped (every other score computed)")
+        logger.warning("candidate %s has no class names: word-vector EMD skipped", result.name)
+        return None
+    key = tuple(names)
+    if key not in cache:
+        try:
+            cache[key] = class_vectors(list(names), kv, combine=combine, class_map=class_map)
+        except HfnetError as e:
+            cache[key] = e
+    source = cache[key]
+    if isinstance(source, HfnetError):
+        result.warnings.append(f"word-vector EMD skipped: {source}")
+        logger.warning("candidate %s: word-vector EMD skipped: %s", result.name, source)
+        return None
+    if source.oov:
+        result.warnings.append(f"{len(source.oov)} source class names have out-of-vocabulary words")
+    return class_distances(source, target_vectors)
+
+
+def _score(metric: Metric, inputs: ScoreInputs, result: CandidateResult) -> float | None:
+    if metric.needs_class_names and inputs.distances is None:
+        return None
+    try:
+        value = float(metric.fn(inputs))
+    except (HfnetError, np.linalg.LinAlgError, FloatingPointError, ValueError) as e:
+        result.warnings.append(f"{metric.name} failed: {_message(e)}")
+        logger.warning("candidate %s: %s failed: %s", result.name, metric.name, _message(e))
+        return None
+    return value if np.isfinite(value) else None
