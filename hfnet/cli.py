@@ -97,7 +97,7 @@ def _run_push(args: argparse.Namespace) -> int:
 _BUILTIN = {"evaluate": (_add_evaluate, _run_evaluate), "push": (_add_push, _run_push)}
 
 
-def format_table(rows: list[dict], floatfmt: str = "{:.4f}") -> str:
+def format_table(rows: list[dict], floatfmt: str = "{:.4g}") -> str:
     """A plain-text table of dict rows (union of keys as columns)."""
     if not rows:
         return "(no rows)"

@@ -67,6 +67,7 @@ def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: 
         seed=ctx.seed,
         weight_decay=0.01,
         logging_steps=50,
+        disable_tqdm=True,
     )
     metrics = evaluate_classifier(clf, data["test"], progress=False)
     info = ModelCardInfo(
@@ -83,6 +84,8 @@ def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: 
 
 def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     """Train and save the small zoo; returns one results row per model."""
+    from tqdm.auto import tqdm
+
     from hfnet.data import class_names, load_image_dataset
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import ModelCardInfo
@@ -90,21 +93,21 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
 
     ctx.datasets["digits"] = load_image_dataset("digits")
     ctx.datasets["fashion_mnist"] = load_image_dataset(
-        "fashion_mnist", samples_per_class=200, test_samples_per_class=50, seed=ctx.seed
+        "fashion_mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
     )
     ctx.datasets["mnist"] = load_image_dataset(
         "mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
     )
     rows = []
     digits, fashion = ctx.datasets["digits"], ctx.datasets["fashion_mnist"]
-    rows.append(_train_zoo_model("digits_vit", tiny_vit(class_names(digits), seed=ctx.seed), digits, ctx, 8, 2e-3))
-    rows.append(_train_zoo_model("fashion_vit", tiny_vit(class_names(fashion), seed=ctx.seed), fashion, ctx, 6, 2e-3))
-    rows.append(
-        _train_zoo_model("digits_resnet", tiny_resnet(class_names(digits), seed=ctx.seed), digits, ctx, 4, 2e-3)
-    )
-    rows.append(
-        _train_zoo_model("fashion_resnet", tiny_resnet(class_names(fashion), seed=ctx.seed + 1), fashion, ctx, 4, 2e-3)
-    )
+    specs = [
+        ("digits_vit", tiny_vit(class_names(digits), image_size=16, patch_size=4, seed=ctx.seed), digits, 10),
+        ("fashion_vit", tiny_vit(class_names(fashion), image_size=28, patch_size=7, seed=ctx.seed), fashion, 8),
+        ("digits_resnet", tiny_resnet(class_names(digits), image_size=16, seed=ctx.seed), digits, 4),
+        ("fashion_resnet", tiny_resnet(class_names(fashion), image_size=28, seed=ctx.seed + 1), fashion, 4),
+    ]
+    for name, clf, data, epochs in tqdm(specs, desc="demo zoo", unit="model"):
+        rows.append(_train_zoo_model(name, clf, data, ctx, epochs, 2e-3))
     try:
         t0 = time.perf_counter()
         lite = load_efficientnet_lite(0)

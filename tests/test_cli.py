@@ -46,4 +46,4 @@ def test_push_missing_folder(tmp_path, capsys):
 def test_format_table():
     text = format_table([{"a": 1.0, "b": "x"}, {"a": 0.5, "c": 2}])
     lines = text.splitlines()
-    assert lines[0].split() == ["a", "b", "c"] and lines[2].split() == ["1.0000", "x"]
+    assert lines[0].split() == ["a", "b", "c"] and lines[2].split() == ["1", "x"]
