@@ -1,0 +1,29 @@
+"""`hfnet demo` end to end (slow: trains the whole zoo and runs every capability's step)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hfnet.demo import DEMO_STEPS, run_demo
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    import timm
+    from transformers import AutoModelForImageClassification
+
+    result = run_demo(tmp_path / "demo", seed=0)
+    out = result["output_dir"]
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    zoo = {r["model"]: r for r in rows if r["step"] == "zoo"}
+    assert zoo["digits_resnet"]["accuracy"] > 0.9  # a real model trained on real digits
+    assert (out / "accuracy.png").stat().st_size > 1000
+    for name in ("digits_vit", "fashion_vit", "digits_resnet", "fashion_resnet"):
+        model = AutoModelForImageClassification.from_pretrained(out / "zoo" / name)
+        assert "(not available" not in str(model.config.id2label)
+        assert "## Results" in (out / "zoo" / name / "README.md").read_text()
+    timm.create_model(f"local-dir:{out / 'zoo' / 'efficientnet_lite0'}", pretrained=True)
+    steps = {r["step"] for r in rows}
+    assert {m.split(".")[1] for m in DEMO_STEPS} <= steps
