@@ -11,9 +11,20 @@ from hfnet.ranking.leep import leep
 from hfnet.ranking.logme import logme
 from hfnet.ranking.metrics import DEFAULT_METRICS, METRICS, Metric, ScoreInputs, get_metrics
 from hfnet.ranking.nce import nce
+from hfnet.ranking.ranker import CandidateResult, Ranking, forward_outputs, rank_models
 from hfnet.ranking.softmax_max import softmax, softmax_max, softmax_max_mean
+from hfnet.ranking.word_vectors import ClassVectors, class_distances, class_vectors, load_class_map, load_word_vectors
 
 __all__ = [
+    "CandidateResult",
+    "ClassVectors",
+    "Ranking",
+    "class_distances",
+    "class_vectors",
+    "forward_outputs",
+    "load_class_map",
+    "load_word_vectors",
+    "rank_models",
     "DEFAULT_METRICS",
     "METRICS",
     "Metric",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hfnet.ranking._linalg import left_spectrum
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 _EPS = 1e-5
@@ -70,7 +71,7 @@ def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol:
 
     For each class c, the target is the indicator ``y = [t_i == c]``; alpha (weight precision) and beta (noise
     precision) are set by MacKay's fixed-point iteration in the SVD basis of the features, which is the LogME
-    algorithm (You et al. 2021, Algorithm 2). Higher = more transferable. Unlike the reference code, the evidence
+    algorithm (You et al. 2021, Algorithm 2), with the spectrum from the smaller Gram matrix. Higher = more transferable. Unlike the reference code, the evidence
     counts ``log(alpha)`` for the ``D - N`` zero eigenvalues when N < D, so it equals the direct formula
     (:func:`log_evidence`) at the fixed point.
 
@@ -83,8 +84,7 @@ def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol:
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))
     n, d = f.shape
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    sigma = s**2
+    sigma, u = left_spectrum(f)
     evidences = [
         _maximise_evidence(u, sigma, (y == c).astype(np.float64), d, max_iter, tol)[0] for c in range(int(y.max()) + 1)
     ]
