@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import datasets
 import numpy as np
 import pytest
@@ -56,6 +58,7 @@ def test_one_forward_pass_per_batch_and_scores_equal_the_pure_functions(target, 
 
 
 def test_failing_candidate_is_skipped_and_unnamed_gets_all_but_emd(target, named_vit, unnamed_resnet, caplog):
+    caplog.set_level(logging.WARNING, logger="hfnet.ranking")
     ranking = rank_models(
         [named_vit, "/definitely/not/a/model", unnamed_resnet],
         target,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -52,6 +53,7 @@ def test_mean_combination_divides_by_word_count(glove):
 
 
 def test_oov_words_are_reported_and_dropped(glove, caplog):
+    caplog.set_level(logging.WARNING, logger="hfnet.ranking")
     cv = class_vectors(["zorblaxian cat", "dog"], glove)
     assert cv.oov == {"zorblaxian cat": ["zorblaxian"]}
     assert cv.words[0] == ["cat"]

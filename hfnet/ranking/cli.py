@@ -97,19 +97,24 @@ def run(args: argparse.Namespace) -> int:
     if args.split not in data:
         raise HfnetError(f"no split {args.split!r} in {args.dataset} (has {', '.join(data)})")
     class_map = load_class_map(args.class_map) if args.class_map else None
-    logging.getLogger("hfnet.ranking").setLevel(logging.ERROR)  # the table lists warnings and skips itself
-    ranking = rank_models(
-        candidates,
-        data[args.split],
-        metrics=args.metrics,
-        word_vectors=args.word_vectors,
-        class_map=class_map,
-        combine=args.combine,
-        num_samples=args.num_samples,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
+    ranking_logger = logging.getLogger("hfnet.ranking")
+    level = ranking_logger.level
+    ranking_logger.setLevel(logging.ERROR)  # the table lists warnings and skipped candidates itself
+    try:
+        ranking = rank_models(
+            candidates,
+            data[args.split],
+            metrics=args.metrics,
+            word_vectors=args.word_vectors,
+            class_map=class_map,
+            combine=args.combine,
+            num_samples=args.num_samples,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    finally:
+        ranking_logger.setLevel(level)
     ranking.dataset = f"{args.dataset}:{args.split}"
     print(f"{ranking.dataset}: {ranking.num_samples} images, {ranking.num_target_classes} classes")
     if ranking.target_oov:
