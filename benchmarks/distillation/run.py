@@ -26,6 +26,9 @@ TEACHER = dict(embedding_size=32, hidden_sizes=(32, 64, 128), depths=(1, 1, 1))
 ASSISTANT = dict(embedding_size=16, hidden_sizes=(16, 32, 64), depths=(1, 1, 1))
 STUDENT = dict(embedding_size=8, hidden_sizes=(8, 16, 32), depths=(1, 1, 1))
 HINT = "resnet.encoder.stages.1:resnet.encoder.stages.1"
+# T = 4, alpha = 0.5 won a one-seed sweep on 1500 held-out training images (T in 1, 2, 4; alpha in 0.5, 0.9):
+# val accuracy 0.833 vs 0.827 (alpha 0.9) and 0.825 (scratch), differences of the size of the seed noise.
+ALPHA = 0.5
 
 
 class TensorImages(torch.utils.data.Dataset):
@@ -68,7 +71,7 @@ def _args(out: Path, seed: int, epochs: float, **kw):
         use_cpu=True,
         dataloader_pin_memory=False,
         temperature=4.0,
-        alpha=0.9,
+        alpha=ALPHA,
     )
     base.update(kw)
     return DistillationConfig(**base)
@@ -165,7 +168,7 @@ def _plot(summary: dict, path: Path) -> None:
     means = [summary[m]["mean"] for m in methods]
     stds = [summary[m]["std"] for m in methods]
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    colors = ["#999999"] + ["#4c72b0"] * (len(methods) - 1)
+    colors = ["#555555", "#aaaaaa"] + ["#4c72b0"] * (len(methods) - 2)
     ax.bar(methods, means, yerr=stds, capsize=4, color=colors)
     lo = min(m - s for m, s in zip(means, stds))
     ax.set_ylim(max(0.0, lo - 0.03), min(1.0, max(means) + 0.03))
@@ -173,7 +176,32 @@ def _plot(summary: dict, path: Path) -> None:
         ax.text(i, m + 0.003, f"{m:.3f}", ha="center", fontsize=8)
     ax.set_ylabel("test accuracy (mean ± std, 3 seeds)")
     ax.set_title("Fashion-MNIST, ResNet teacher 312k -> student 21k parameters")
+    ax.axhline(means[1], color="#aaaaaa", lw=0.8, ls="--")
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_costs(costs: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(["KD step", "KD step, cached logits"], [costs["kd_step_ms"], costs["kd_cached_step_ms"]], color="#4c72b0")
+    ax.barh(["student step + teacher fwd"], [costs["student_step_ms"]], color="#aaaaaa", label="student step")
+    ax.barh(
+        ["student step + teacher fwd"],
+        [costs["teacher_forward_ms"]],
+        left=[costs["student_step_ms"]],
+        color="#dd8452",
+        label="teacher forward",
+    )
+    ax.set_xlabel("ms per optimizer step (batch 64)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"KD / (student + teacher fwd) = {costs['ratio_kd']:.2f}x")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -226,10 +254,11 @@ def main() -> None:
     # Students, 3 seeds each
     variants = {
         "student (scratch)": None,
+        "KD (alpha 0.9)": dict(teacher=teacher, alpha=0.9),
         "KD": dict(teacher=teacher),
         "TA chain": dict(teacher=ta_kd),
         "hint + TA": dict(teacher=ta_hint, hint=HINT, hint_epochs=hint_epochs),
-        "merit (delta 0.1)": dict(teacher=teacher, merit_delta=0.1),
+        "merit (alpha 0.5 +/- 0.1)": dict(teacher=teacher, merit_delta=0.1),
     }
     times: dict[str, list[float]] = {}
     for name, spec in variants.items():
@@ -264,7 +293,7 @@ def main() -> None:
             "batch_size": 64,
             "learning_rate": 2e-3,
             "temperature": 4.0,
-            "alpha": 0.9,
+            "alpha": ALPHA,
             "hint": HINT,
             "parameters": n_params,
             "seeds": seeds,
@@ -279,6 +308,7 @@ def main() -> None:
     cli.out.mkdir(parents=True, exist_ok=True)
     (cli.out / "results.json").write_text(json.dumps(report, indent=2))
     _plot(summary, cli.out / "accuracy.png")
+    _plot_costs(costs, cli.out / "step_cost.png")
     lines = [
         "# Distillation benchmark (Fashion-MNIST, CPU)",
         "",
@@ -288,7 +318,7 @@ def main() -> None:
         f"Data: {report['setup']['dataset']}. Teacher: tiny ResNet {n_params['teacher']:,} parameters, "
         f"{epochs['teacher']} epochs. Teacher assistant: {n_params['assistant']:,}. Student: "
         f"{n_params['student']:,} ({n_params['student'] / n_params['teacher']:.0%} of the teacher), "
-        f"{epochs['student']} epochs, batch 64, AdamW lr 2e-3, T = 4, alpha = 0.9. "
+        f"{epochs['student']} epochs, batch 64, AdamW lr 2e-3, T = 4, alpha = {ALPHA} unless named. "
         f"Hint: `{HINT}` ({hint_epochs:g} epoch before KD, at both chain stages).",
         "",
         "| model | test accuracy (mean ± std) | runs | train s / run |",
@@ -311,7 +341,7 @@ def main() -> None:
         f"{costs['kd_cached_step_ms']:.1f} | {costs['ratio_kd']:.2f}x | {costs['ratio_kd_cached_vs_student']:.2f}x | "
         f"{costs['cache_build_s']:.1f} |",
         "",
-        "![accuracy](accuracy.png)",
+        "![accuracy](accuracy.png) ![step cost](step_cost.png)",
         "",
     ]
     (cli.out / "results.md").write_text("\n".join(lines))
