@@ -1,0 +1,84 @@
+"""Settings of a pruning run (the recipe parses them with ``HfArgumentParser`` beside ``TrainingArguments``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hfnet.errors import HfnetError
+from hfnet.pruning.masks import check_sparsity
+
+__all__ = ["PruningConfig"]
+
+METHODS = ("random", "magnitude", "snip", "refer", "afr")
+
+
+@dataclass
+class PruningConfig:
+    """How to score, mask and keep the mask (seed 002: single-shot pruning before fine-tuning).
+
+    Defaults follow the paper: AFR, 90 % sparsity of the prunable weights with one global threshold, ReFer features
+    from the class token of every block output. ``calibration_samples`` and ``refer_statistics`` are hfnet *choices*.
+    """
+
+    method: str = field(
+        default="afr",
+        metadata={"help": "Scores: afr (z(SNIP) + z(ReFer)), refer, snip, magnitude or random.", "choices": METHODS},
+    )
+    sparsity: float = field(
+        default=0.9, metadata={"help": "Fraction in [0, 1) of the prunable weights set to zero (paper: 0.9-0.98)."}
+    )
+    scope: str = field(
+        default="global",
+        metadata={"help": "global: one threshold across all layers (SNIP, paper); layer: same sparsity per layer."},
+    )
+    calibration_samples: int = field(
+        default=256,
+        metadata={"help": "Training images (a seeded random subset) whose gradients are accumulated for the scores."},
+    )
+    calibration_batch_size: int = field(
+        default=32, metadata={"help": "Batch size of the scoring passes (does not change the scores)."}
+    )
+    token_pooling: str = field(
+        default="cls",
+        metadata={
+            "help": "Rows of the ReFer feature matrix F of each block: cls (class token), mean (mean over tokens) "
+            "or tokens (every token a row).",
+            "choices": ("cls", "mean", "tokens"),
+        },
+    )
+    refer_statistics: str = field(
+        default="union",
+        metadata={
+            "help": "union: singular values of all calibration samples together (exact for any batching or process "
+            "count; one extra forward pass); batch: per-batch singular values, gradients summed.",
+            "choices": ("union", "batch"),
+        },
+    )
+    pruning_seed: int = field(default=0, metadata={"help": "Seed of the calibration subset and of the random scores."})
+
+    def __post_init__(self) -> None:
+        self.method = str(self.method).lower()
+        if self.method not in METHODS:
+            raise HfnetError(f"unknown pruning method {self.method!r}; choose one of {', '.join(METHODS)}")
+        self.sparsity = check_sparsity(self.sparsity)
+        if self.scope not in ("global", "layer"):
+            raise HfnetError(f"scope must be 'global' or 'layer', got {self.scope!r}")
+        if self.token_pooling not in ("cls", "mean", "tokens"):
+            raise HfnetError(f"token_pooling must be cls, mean or tokens, got {self.token_pooling!r}")
+        if self.refer_statistics not in ("union", "batch"):
+            raise HfnetError(f"refer_statistics must be union or batch, got {self.refer_statistics!r}")
+        if self.calibration_batch_size < 1:
+            raise HfnetError(f"calibration_batch_size must be >= 1, got {self.calibration_batch_size}")
+        if self.calibration_samples < self.calibration_batch_size:
+            raise HfnetError(
+                f"calibration_samples ({self.calibration_samples}) is fewer than one batch "
+                f"({self.calibration_batch_size}): raise calibration_samples or lower calibration_batch_size"
+            )
+
+    @property
+    def needs_data(self) -> bool:
+        return self.method in ("snip", "refer", "afr")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
