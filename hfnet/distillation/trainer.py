@@ -171,7 +171,7 @@ class DistillationTrainer(Trainer):
         teacher.eval().requires_grad_(False)
         self.teacher = self.accelerator.prepare_model(teacher, evaluation_mode=True)
         self._cache_built = False
-        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+        self._metrics: dict[str, dict[str, list[Tensor]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     # ------------------------------------------------------------------ teacher
     def _teacher_pixels(self, inputs: dict[str, Any]) -> Tensor:
@@ -236,7 +236,7 @@ class DistillationTrainer(Trainer):
                 self.teacher.eval()
                 self.teacher(pixel_values=self._teacher_pixels(inputs))
             loss = hint_loss(outputs["hint"], as_feature_map(captured[self.teacher_layer]))
-            self._metrics["train"]["loss_hint"].append(loss.detach().item())
+            self._metrics["train"]["loss_hint"].append(loss.detach())
             return (loss, outputs) if return_outputs else loss
 
         outputs = model(pixel_values=inputs["pixel_values"])
@@ -246,9 +246,10 @@ class DistillationTrainer(Trainer):
             alpha = merit_weights(teacher_logits, labels, self.args.alpha, self.args.merit_delta)
         terms = kd_loss_terms(outputs["logits"], teacher_logits, labels, self.args.temperature, alpha)
         metrics = self._metrics["train"]
-        metrics["loss_hard"].append(terms["hard"].item())
-        metrics["loss_soft"].append(terms["soft"].item())
-        metrics["alpha_mean"].append(float(alpha.mean()) if isinstance(alpha, Tensor) else float(alpha))
+        # kept as tensors: no device sync per step, averaged when the Trainer logs
+        metrics["loss_hard"].append(terms["hard"])
+        metrics["loss_soft"].append(terms["soft"])
+        metrics["alpha_mean"].append(alpha.mean() if isinstance(alpha, Tensor) else torch.tensor(float(alpha)))
         return (terms["loss"], outputs) if return_outputs else terms["loss"]
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -256,7 +257,7 @@ class DistillationTrainer(Trainer):
         pending = self._metrics[mode]
         if pending:
             names = sorted(pending)
-            means = torch.tensor([sum(pending[n]) / len(pending[n]) for n in names], device=self.args.device)
+            means = torch.stack([torch.stack(pending[n]).float().mean().to(self.args.device) for n in names])
             if self.accelerator.num_processes > 1:
                 means = self.accelerator.reduce(means, reduction="mean")
             prefix = "eval_" if mode == "eval" else ""
