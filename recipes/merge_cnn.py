@@ -13,7 +13,9 @@ stages of 64 and 128 channels, BatchNorm, residuals), inputs 28x28 grey images r
 
     python recipes/merge_cnn.py --output_dir benchmarks/merging/merge_cnn
     python recipes/merge_cnn.py --samples_per_class 200 --epochs 1 --output_dir /tmp/merge_cnn_quick
-    accelerate launch --cpu --num_processes 2 recipes/merge_cnn.py --output_dir /tmp/merge_cnn_ddp
+
+Single process: the training calls go through the HF Trainer, but the merges, evaluations and plots are not
+guarded for multi-process launches.
 """
 
 from __future__ import annotations

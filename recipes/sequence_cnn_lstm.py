@@ -38,9 +38,9 @@ from hfnet.data import load_image_dataset
 @dataclass
 class ScriptArguments:
     output_dir: str = field(default="benchmarks/merging/sequence_cnn_lstm", metadata={"help": "tables + PNGs"})
-    train_per_class: int = field(default=600, metadata={"help": "MNIST training images per digit (seed: 42k total)"})
+    train_per_class: int = field(default=1000, metadata={"help": "MNIST training images per digit (seed: 42k total)"})
     test_per_class: int = field(default=200, metadata={"help": "MNIST test images per digit (seed: 10k total)"})
-    epochs: int = field(default=8, metadata={"help": "epochs for every network (seed: 100)"})
+    epochs: int = field(default=10, metadata={"help": "epochs for every network (seed: 100)"})
     batch_size: int = field(default=128)
     optimizer: str = field(default="adam", metadata={"help": "adam | sgd (seed: sgd, lr 0.01)"})
     learning_rate: float = field(default=1e-3)

@@ -160,3 +160,9 @@ def test_batchnorm_recompute_changes_statistics(parents, digits_small, tmp_path)
     merge_models([parents["a"], parents["b"]], plain)
     k = "resnet.embedder.embedder.normalization.running_mean"
     assert not torch.allclose(load_file(out / "model.safetensors")[k], load_file(plain / "model.safetensors")[k])
+
+
+def test_unreachable_hub_id_is_a_clear_error(parents, tmp_path):
+    with pytest.raises(HfnetError, match="cannot load 'nobody/no-such-model'"):
+        merge_models([parents["a"], "nobody/no-such-model"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -101,7 +101,7 @@ def fit(model: nn.Module, inputs: tuple[Tensor, ...], targets: Tensor, config: F
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         losses.append(total / n)
         logger.info("epoch %d: loss %.4f", epoch + 1, losses[-1])
     model.eval()
