@@ -1,0 +1,115 @@
+"""``hfnet prune`` end to end on real digits, and its refusals (nothing written on bad input)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hfnet.cli import main
+from hfnet.hub import load_classifier
+from hfnet.pruning import prunable_parameters
+
+
+def _argv(model, out, *extra):
+    return [
+        "prune",
+        str(model),
+        "--dataset",
+        "digits",
+        "--samples-per-class",
+        "6",
+        "--test-samples-per-class",
+        "2",
+        "--calibration-samples",
+        "16",
+        "--calibration-batch-size",
+        "8",
+        "--batch-size",
+        "8",
+        "--output",
+        str(out),
+        *extra,
+    ]
+
+
+def test_cli_prunes_fine_tunes_and_saves(tiny_vit_dir, tmp_path, capsys):
+    out = tmp_path / "pruned"
+    assert main(_argv(tiny_vit_dir, out, "--method", "afr", "--sparsity", "0.9", "--max-steps", "3")) == 0
+    text = capsys.readouterr().out
+    assert "afr" in text and "saved" in text
+    clf = load_classifier(out)
+    assert clf.num_classes == 10  # digit names "0".."9" read back as placeholders
+    weights = prunable_parameters(clf)
+    zeros = sum(int((p == 0).sum()) for p in weights.values())
+    total = sum(p.numel() for p in weights.values())
+    assert zeros == round(0.9 * total)
+    card = (out / "README.md").read_text()
+    assert "AFR" in card and "sparsity_prunable" in card and "digits" in card and "accuracy" in card
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ]
+
+
+def test_cli_epochs_zero_scores_masks_and_saves_without_training(tiny_timm_dir, tmp_path):
+    out = tmp_path / "pruned"
+    assert main(_argv(tiny_timm_dir, out, "--method", "snip", "--sparsity", "0.5", "--epochs", "0")) == 0
+    clf = load_classifier(out)
+    before = load_classifier(tiny_timm_dir)
+    kept = [
+        torch.equal(p[p != 0], dict(before.model.named_parameters())[n].detach()[p != 0])
+        for n, p in prunable_parameters(clf).items()
+    ]
+    assert all(kept)  # no fine-tuning: surviving weights are the pretrained ones
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sparsity", "1.0"], "sparsity must be in [0, 1)"),
+        (["--sparsity", "-0.2"], "sparsity must be in [0, 1)"),
+        (["--calibration-samples", "4"], "fewer than one batch"),
+    ],
+)
+def test_cli_bad_options_write_nothing(tiny_vit_dir, tmp_path, capsys, extra, message):
+    out = tmp_path / "pruned"
+    assert main(_argv(tiny_vit_dir, out, *extra)) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_unknown_method_is_refused(tiny_vit_dir, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(_argv(tiny_vit_dir, tmp_path / "pruned", "--method", "obd"))
+    assert exc.value.code == 2
+    assert not (tmp_path / "pruned").exists()
+
+
+def test_cli_offline_hub_id_and_no_prunable_layers(tmp_path, capsys):
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from hfnet.hub import HubClassifier
+
+    assert main(_argv("google/vit-base-patch16-224", tmp_path / "a", "--epochs", "0")) == 1
+    assert "cannot load 'google/vit-base-patch16-224'" in capsys.readouterr().err
+    config = ViTConfig(image_size=16, patch_size=8, hidden_size=16, num_hidden_layers=0, num_attention_heads=2)
+    empty = HubClassifier.from_model(ViTForImageClassification(config)).save_pretrained(tmp_path / "empty")
+    assert main(_argv(empty, tmp_path / "b", "--epochs", "0")) == 1
+    assert "no prunable layers" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_recipe_config_validation():
+    from hfnet.errors import HfnetError
+    from hfnet.pruning.config import PruningConfig
+
+    assert PruningConfig().method == "afr"
+    with pytest.raises(HfnetError, match="unknown pruning method"):
+        PruningConfig(method="obd")
+    with pytest.raises(HfnetError, match="fewer than one batch"):
+        PruningConfig(calibration_samples=8, calibration_batch_size=32)
+    assert json.dumps(PruningConfig(sparsity=0.95).to_dict())
