@@ -25,7 +25,7 @@ def _pruned(classifier, sparsity=0.9):
     return clf, masks
 
 
-def _train(clf, data, tmp_path, callbacks):
+def _train(clf, data, tmp_path, callbacks, **overrides):
     args = default_training_arguments(
         str(tmp_path / "run"),
         max_steps=4,
@@ -35,6 +35,7 @@ def _train(clf, data, tmp_path, callbacks):
         weight_decay=0.1,
         disable_tqdm=True,
         logging_steps=100,
+        **overrides,
     )
     return train_classifier(clf, data, output_dir=args.output_dir, args=args, callbacks=callbacks)
 
@@ -52,6 +53,17 @@ def test_zeros_survive_trainer_steps_with_grad_accumulation(tiny_vit_classifier,
     # the optimizer state of pruned weights stays zero too (gradients are masked before every step)
     state = trainer.optimizer.state[params[next(iter(masks))]]
     assert torch.count_nonzero(state["exp_avg"][~masks[next(iter(masks))]]) == 0
+
+
+def test_zeros_survive_bf16_mixed_precision(tiny_timm_classifier, digits_small, tmp_path):
+    clf, masks = _pruned(tiny_timm_classifier)
+    before = {n: p.detach().clone() for n, p in clf.model.named_parameters()}
+    _train(clf, digits_small["train"], tmp_path, [MaskCallback(clf, masks)], bf16=True, use_cpu=True)
+    params = dict(clf.model.named_parameters())
+    for name, mask in masks.items():
+        assert params[name].dtype == torch.float32  # master weights stay fp32 under autocast
+        assert torch.count_nonzero(params[name].detach()[~mask]) == 0, name
+        assert not torch.equal(params[name].detach()[mask], before[name][mask]), name
 
 
 def test_without_the_callback_zeros_come_back(tiny_vit_classifier, digits_small, tmp_path):
