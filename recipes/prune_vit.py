@@ -41,6 +41,13 @@ class ScriptArguments:
     label_column: str | None = field(default=None, metadata={"help": "label column (detected when omitted)"})
     samples_per_class: int | None = field(default=None, metadata={"help": "subsample the train split per class"})
     test_samples_per_class: int | None = field(default=None, metadata={"help": "subsample the test split per class"})
+    save_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "where the pruned checkpoint goes (default: output_dir, whose contents it replaces; pass another "
+            "folder to keep Trainer checkpoints)"
+        },
+    )
     summary_file: str | None = field(
         default=None, metadata={"help": "write the run summary (world size, mask sha256, accuracy) as JSON here"}
     )
@@ -72,7 +79,7 @@ def main() -> None:
         data,
         config,
         training_args if train else None,
-        save_dir=training_args.output_dir,
+        save_dir=script.save_dir or training_args.output_dir,
         dataset_name=script.dataset_name,
     )
 
@@ -83,8 +90,9 @@ def main() -> None:
             Path(script.summary_file).write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary))
         if training_args.push_to_hub:
-            repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
-            print(f"pushed to {push_to_hub(training_args.output_dir, repo_id, token=training_args.hub_token)}")
+            folder = summary["output_dir"]
+            repo_id = training_args.hub_model_id or Path(folder).name
+            print(f"pushed to {push_to_hub(folder, repo_id, token=training_args.hub_token)}")
 
 
 if __name__ == "__main__":
