@@ -57,6 +57,8 @@ def main() -> None:
     parser = HfArgumentParser((ScriptArguments, PruningConfig, TrainingArguments))
     script, config, training_args = parser.parse_args_into_dataclasses()
     training_args.remove_unused_columns = False  # the dataset transform makes pixel_values/labels on the fly
+    push = training_args.push_to_hub
+    training_args.push_to_hub = False  # the Trainer must not push its checkpoints; the pruned model is pushed below
     _ = training_args.device  # set up the (distributed) state before scoring
 
     # Model
@@ -89,7 +91,7 @@ def main() -> None:
             Path(script.summary_file).parent.mkdir(parents=True, exist_ok=True)
             Path(script.summary_file).write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary))
-        if training_args.push_to_hub:
+        if push:
             folder = summary["output_dir"]
             repo_id = training_args.hub_model_id or Path(folder).name
             print(f"pushed to {push_to_hub(folder, repo_id, token=training_args.hub_token)}")
