@@ -260,9 +260,8 @@ def _gradient_scores(
     requires = [p.requires_grad for p in tensors]
     for p in tensors:
         p.requires_grad_(True)
-    model = classifier
     try:
-        with _eval_mode(model):
+        with _eval_mode(classifier):
             directions: list[Tensor] | None = None
             if refer and refer_statistics == "union":
                 directions = _refer_directions(classifier, local, state, token_pooling, progress)
