@@ -34,6 +34,8 @@ class CandidateResult:
     num_source_classes: int | None = None
     num_params: int | None = None
     seconds: float = 0.0
+    forward_seconds: float = 0.0
+    score_seconds: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -274,13 +276,16 @@ def rank_models(
         t0 = time.perf_counter()
         try:
             classifier = loader(str(candidate)) if isinstance(candidate, str | os.PathLike) else candidate
+            t_forward = time.perf_counter()
             logits, features = forward_outputs(classifier, subset, batch_size=batch_size, progress=progress)
+            result.forward_seconds = time.perf_counter() - t_forward
         except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
             result.error = _message(e)
             result.seconds = time.perf_counter() - t0
             logger.warning("candidate %s skipped: %s", name, result.error)
             ranking.candidates.append(result)
             continue
+        t_scores = time.perf_counter()
         result.num_source_classes = int(logits.shape[1])
         result.num_params = int(sum(p.numel() for p in classifier.parameters()))
         inputs = ScoreInputs(probs=softmax(logits), features=features, labels=labels)
@@ -289,6 +294,7 @@ def rank_models(
         with _one_blas_thread():
             for metric in chosen:
                 result.scores[metric.name] = _score(metric, inputs, result)
+        result.score_seconds = time.perf_counter() - t_scores
         result.seconds = time.perf_counter() - t0
         ranking.candidates.append(result)
     ranking.seconds = time.perf_counter() - start
