@@ -358,7 +358,8 @@ def write_markdown(out: Path, result: dict) -> None:
         f"repeats; goal <= 1.15x; the machine is shared, so repeats differ: plain {c['all_plain_s']} s, ranking "
         f"{c['all_rank_s']} s). Inside the ranking, computing all scores (word vectors, distances, LogME, ...) took "
         f"{c['score_s']:.2f} s against {c['forward_in_rank_s']:.2f} s of forward passes: **+{100 * c['score_overhead']:.1f}%**, "
-        "which is what ranking adds to the forward passes it needs anyway. Loading the GloVe vectors once per process adds {c['word_vectors_load_s']:.2f} s "
+        "which is what ranking adds to the forward passes it needs anyway. "
+        f"Loading the GloVe vectors once per process adds {c['word_vectors_load_s']:.2f} s "
         f"(ratio {c['ratio_with_vector_load']:.3f}x when counted).",
         "",
         "Plots: `scores_vs_accuracy.png` (each score against fine-tuned accuracy, per target), `tau.png`.",
