@@ -43,7 +43,7 @@ def _degrade(images: torch.Tensor, kind: str, level: float, half: str, g: torch.
     from hfnet.distillation.selector import gaussian_noise, occlude
 
     if level == 0:
-        return images
+        return _view(images, half)
     if kind == "noise":
         return _view(gaussian_noise(images, level, g), half)
     return _view(occlude(images, level, g, region=HALVES[half]), half)
