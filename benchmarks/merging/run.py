@@ -25,6 +25,12 @@ import torch
 torch.set_num_threads(1)
 from safetensors.torch import load_file, save_file
 from hfnet.merging import merge_models
+# import everything a merge touches before measuring, so the numbers are tensors, not modules
+import transformers, timm, jinja2  # noqa
+from transformers import AutoModelForImageClassification  # noqa
+from huggingface_hub import ModelCard, ModelCardData  # noqa
+from hfnet.merging.merge import _skeleton, resolve_source  # noqa
+_skeleton(resolve_source(sys.argv[3]))
 
 def status():
     out = {}
@@ -50,7 +56,8 @@ t0 = time.perf_counter()
 if mode == "streaming":
     merge_models(models, out, method="average")
 else:  # load every model fully, then average
-    states = [load_file(f"{m}/model.safetensors") for m in models]
+    # load_file maps the files; clone = the tensors really in memory, as after loading N models
+    states = [{k: v.clone() for k, v in load_file(f"{m}/model.safetensors").items()} for m in models]
     merged = {}
     for k in states[0]:
         if states[0][k].is_floating_point():

@@ -1,6 +1,6 @@
 """Merge Hub-format checkpoints tensor by tensor, streaming from safetensors.
 
-Only one tensor of each parent is read at a time (``safe_open``), so peak memory stays near the merged output
+Only one tensor of each parent is read at a time (with ``pread``, see ``_safetensors.py``), so peak memory stays near the merged output
 (one model) plus one tensor per parent, not N models; ``benchmarks/merging`` measures it. With ``align=True`` each
 parent is matched to the first one by weight matching before streaming (that step holds two models at a time).
 """
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from hfnet.errors import HfnetError
+from hfnet.merging._safetensors import SafetensorsReader
 from hfnet.merging.registry import check_weights, get_merge_method
 
 logger = logging.getLogger(__name__)
@@ -147,8 +148,8 @@ def _check_architectures(sources: Sequence[ModelSource]) -> None:
             )
 
 
-def _tensor_shapes(handle) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+def _tensor_shapes(handle: SafetensorsReader) -> dict[str, tuple[int, ...]]:
+    return {k: handle.shape(k) for k in handle.keys()}
 
 
 def _write_card(folder: Path, report: MergeReport, library: str) -> None:
@@ -221,7 +222,6 @@ def merge_models(
         HfnetError: fewer than two models, unknown method, weights of the wrong length, different architectures
             (naming the first mismatched tensor), head shapes differing without a head policy.
     """
-    from safetensors import safe_open
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
@@ -261,8 +261,8 @@ def merge_models(
     del skeleton
 
     with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(safe_open(str(s.weights), framework="pt")) for s in sources]
-        base_handle = stack.enter_context(safe_open(str(base_source.weights), framework="pt")) if base_source else None
+        handles = [stack.enter_context(SafetensorsReader(s.weights)) for s in sources]
+        base_handle = stack.enter_context(SafetensorsReader(base_source.weights)) if base_source else None
         shapes = [_tensor_shapes(h) for h in handles + ([base_handle] if base_handle else [])]
         names_all = [s.name for s in sources] + ([base_source.name] if base_source else [])
         # module order (as in the model's state_dict), so "first mismatched tensor" means first in the network
