@@ -26,7 +26,7 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
     data = ctx.datasets[data_key]
     names = class_names(data)
     out = ctx.output_dir / "distillation"
-    epochs = 1.0 if getattr(ctx, "quick", False) else 3.0
+    epochs = 1.0 if getattr(ctx, "quick", False) else 8.0
     teacher = load_classifier(ctx.zoo[key])
     if teacher.class_names is None:
         teacher.class_names = names
@@ -65,7 +65,7 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
         seed=ctx.seed,
         data_seed=ctx.seed,
         temperature=4.0,
-        alpha=0.9,
+        alpha=0.5,
         cache_teacher_logits=True,
         save_strategy="no",
         report_to=[],
@@ -85,7 +85,7 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
         )
     rows.append(
         {
-            "model": f"student distilled from {key} (T=4, alpha=0.9, cached logits)",
+            "model": f"student distilled from {key} (T=4, alpha=0.5, cached logits)",
             "parameters": int(result.metrics["parameters"]),
             "accuracy": result.metrics["accuracy"],
             "seconds": round(time.perf_counter() - t0, 1),
