@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 Library = Literal["timm", "transformers"]
 
-_PLACEHOLDER_LABEL = re.compile(r"^(LABEL_|label_|class_|CLASS_)?\d+$")
+_PLACEHOLDER_LABEL = re.compile(r"^(LABEL_|label_)\d+$")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
 _BLOCK_CONTAINERS = (
     "vit.layers",  # transformers 5 ViT / DINO
@@ -469,6 +469,11 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, 
     except Exception as e:  # noqa: BLE001 - every Hub failure becomes one clear line
         raise _hub_error(name, e) from e
     return None, name, json.loads(Path(cfg_file).read_text())
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, dict[str, Any]]:
+    """Public form of the resolution step: (local folder or None, Hub repo id or None, parsed config.json)."""
+    return _resolve(name_or_path)
 
 
 def detect_library(config: dict[str, Any]) -> Library:
