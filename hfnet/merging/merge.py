@@ -84,9 +84,9 @@ class MergeReport:
 
 def resolve_source(name_or_path: str | os.PathLike) -> ModelSource:
     """Find a parent's config and safetensors file: a local Hub-format folder or a Hub id (downloaded/cached)."""
-    from hfnet.hub import _resolve, detect_library
+    from hfnet.hub import detect_library, resolve_model
 
-    folder, repo_id, config = _resolve(name_or_path)
+    folder, repo_id, config = resolve_model(name_or_path)
     if folder is None:
         from huggingface_hub import snapshot_download
 
