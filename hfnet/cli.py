@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hfnet import __version__
+from hfnet._table import format_table  # noqa: F401 - re-exported for the subcommands
 from hfnet.errors import HfnetError
 
 # subcommand -> (module providing add_arguments(parser) and run(args) -> int, one-line help)
@@ -95,26 +96,6 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 _BUILTIN = {"evaluate": (_add_evaluate, _run_evaluate), "push": (_add_push, _run_push)}
-
-
-def format_table(rows: list[dict], floatfmt: str = "{:.4g}") -> str:
-    """A plain-text table of dict rows (union of keys as columns)."""
-    if not rows:
-        return "(no rows)"
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return floatfmt.format(v)
-        return "" if v is None else str(v)
-
-    table = [columns] + [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _not_available(name: str):

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     results = run_demo(args.output, seed=args.seed, steps=args.steps)
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
 
     print(format_table(results["table"]))
     print(f"\nwrote {results['output_dir']}/results.md, results.json and plots")
@@ -207,7 +207,7 @@ def run_demo(output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[st
 
 def _write_results(out: Path, rows: list[dict[str, Any]], seconds: float) -> None:
     from hfnet._io import atomic_write_text
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
 
     atomic_write_text(
         out / "results.json", json.dumps({"rows": rows, "seconds": round(seconds, 1)}, indent=2, default=str)

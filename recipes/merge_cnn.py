@@ -30,7 +30,7 @@ from transformers import HfArgumentParser
 
 from hfnet.analysis.compare import compare_models
 from hfnet.analysis.plots import plot_comparison, plot_summary
-from hfnet.cli import format_table
+from hfnet._table import format_table
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
 from hfnet.hub import ModelCardInfo, load_classifier

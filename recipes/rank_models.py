@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from hfnet.cli import format_table
+from hfnet._table import format_table
 from hfnet.data import load_image_dataset
 from hfnet.ranking import DEFAULT_METRICS, load_class_map, rank_models
 from hfnet.ranking.plot import plot_ranking

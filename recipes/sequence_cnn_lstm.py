@@ -31,7 +31,7 @@ from hfnet.analysis.arithmetic import (
 )
 from hfnet.analysis.filters import compare_filters, random_like
 from hfnet.analysis.plots import plot_comparison
-from hfnet.cli import format_table
+from hfnet._table import format_table
 from hfnet.data import load_image_dataset
 
 

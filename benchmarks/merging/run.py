@@ -116,7 +116,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     (HERE / "results.json").write_text(json.dumps(result, indent=2))
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
 
     md = (
         f"# Streaming merge: peak memory\n\n{result['model']}: {num_params / 1e6:.1f} M parameters, "

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
     from hfnet.merging.merge import merge_models
 
     options = {k: getattr(args, k) for k in ("density", "scale", "t") if getattr(args, k) is not None}

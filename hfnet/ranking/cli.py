@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_ranking(ranking, sort_by: str | None = None) -> str:
     """A text table: a row per candidate, ``value (rank)`` per score, best first under ``sort_by``."""
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
 
     sort_by = sort_by or ranking.metrics[0]
     if sort_by not in ranking.metrics:

@@ -9,7 +9,7 @@ def demo_step(ctx) -> dict[str, Any]:
     """Rank every saved zoo model on 200 MNIST training images with all scores; write JSON, PNG and a table."""
     import time
 
-    from hfnet.cli import format_table
+    from hfnet._table import format_table
     from hfnet.ranking.plot import plot_ranking
     from hfnet.ranking.ranker import rank_models
 
