@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
+from hfnet._table import format_table
 from hfnet.analysis.compare import compare_models
 from hfnet.analysis.plots import plot_comparison, plot_summary
-from hfnet._table import format_table
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
 from hfnet.hub import ModelCardInfo, load_classifier

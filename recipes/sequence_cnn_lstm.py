@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from transformers import HfArgumentParser
 
+from hfnet._table import format_table
 from hfnet.analysis.arithmetic import (
     DigitCNN,
     EndToEnd,
@@ -31,7 +32,6 @@ from hfnet.analysis.arithmetic import (
 )
 from hfnet.analysis.filters import compare_filters, random_like
 from hfnet.analysis.plots import plot_comparison
-from hfnet._table import format_table
 from hfnet.data import load_image_dataset
 
 

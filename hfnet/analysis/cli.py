@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hfnet._io import atomic_write_text
+    from hfnet._table import format_table
     from hfnet.analysis.compare import compare_models
     from hfnet.analysis.plots import plot_comparison
-    from hfnet._table import format_table
 
     layer, cmp = compare_models(
         args.model_a,
