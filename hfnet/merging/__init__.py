@@ -1,39 +1,26 @@
 """Merge same-architecture models (average, task arithmetic, TIES, SLERP) with optional permutation alignment."""
 
-from hfnet.merging.align import (
-    AlignmentResult,
-    PermutationSpec,
-    apply_permutation,
-    classifier_permutation_spec,
-    permutation_spec,
-    random_permutation,
-    weight_matching,
-)
-from hfnet.merging.average import average_merge
-from hfnet.merging.batchnorm import recompute_batchnorm
-from hfnet.merging.merge import MergeReport, merge_models
-from hfnet.merging.registry import MERGE_METHODS, MergeMethod, get_merge_method, register_merge_method
-from hfnet.merging.slerp import slerp_merge
-from hfnet.merging.task_arithmetic import task_arithmetic_merge
-from hfnet.merging.ties import ties_merge
+from hfnet._lazy import lazy_exports
 
-__all__ = [
-    "MERGE_METHODS",
-    "AlignmentResult",
-    "MergeMethod",
-    "MergeReport",
-    "PermutationSpec",
-    "apply_permutation",
-    "average_merge",
-    "classifier_permutation_spec",
-    "get_merge_method",
-    "merge_models",
-    "permutation_spec",
-    "random_permutation",
-    "recompute_batchnorm",
-    "register_merge_method",
-    "slerp_merge",
-    "task_arithmetic_merge",
-    "ties_merge",
-    "weight_matching",
-]
+_EXPORTS = {
+    "AlignmentResult": "hfnet.merging.align",
+    "MERGE_METHODS": "hfnet.merging.registry",
+    "MergeMethod": "hfnet.merging.registry",
+    "MergeReport": "hfnet.merging.merge",
+    "PermutationSpec": "hfnet.merging.align",
+    "apply_permutation": "hfnet.merging.align",
+    "average_merge": "hfnet.merging.average",
+    "classifier_permutation_spec": "hfnet.merging.align",
+    "get_merge_method": "hfnet.merging.registry",
+    "merge_models": "hfnet.merging.merge",
+    "permutation_spec": "hfnet.merging.align",
+    "random_permutation": "hfnet.merging.align",
+    "recompute_batchnorm": "hfnet.merging.batchnorm",
+    "register_merge_method": "hfnet.merging.registry",
+    "slerp_merge": "hfnet.merging.slerp",
+    "task_arithmetic_merge": "hfnet.merging.task_arithmetic",
+    "ties_merge": "hfnet.merging.ties",
+    "weight_matching": "hfnet.merging.align",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,38 +5,28 @@ Three steps with plain data between them: :mod:`~hfnet.pruning.scores` (name -> 
 through ``Trainer`` fine-tuning, export a plain checkpoint).
 """
 
-from hfnet.pruning.apply import MaskCallback, MaskedWeights, SparsityReport, apply_masks, sparsity_report
-from hfnet.pruning.masks import global_masks, layerwise_masks, make_masks, mask_hash, mask_sparsity
-from hfnet.pruning.scores import (
-    SCORE_FUNCTIONS,
-    afr_scores,
-    compute_scores,
-    magnitude_scores,
-    prunable_parameters,
-    random_scores,
-    refer_scores,
-    snip_scores,
-    standardize,
-)
+from hfnet._lazy import lazy_exports
 
-__all__ = [
-    "SCORE_FUNCTIONS",
-    "MaskCallback",
-    "MaskedWeights",
-    "SparsityReport",
-    "afr_scores",
-    "apply_masks",
-    "compute_scores",
-    "global_masks",
-    "layerwise_masks",
-    "magnitude_scores",
-    "make_masks",
-    "mask_hash",
-    "mask_sparsity",
-    "prunable_parameters",
-    "random_scores",
-    "refer_scores",
-    "snip_scores",
-    "sparsity_report",
-    "standardize",
-]
+_EXPORTS = {
+    "MaskCallback": "hfnet.pruning.apply",
+    "MaskedWeights": "hfnet.pruning.apply",
+    "SCORE_FUNCTIONS": "hfnet.pruning.scores",
+    "SparsityReport": "hfnet.pruning.apply",
+    "afr_scores": "hfnet.pruning.scores",
+    "apply_masks": "hfnet.pruning.apply",
+    "compute_scores": "hfnet.pruning.scores",
+    "global_masks": "hfnet.pruning.masks",
+    "layerwise_masks": "hfnet.pruning.masks",
+    "magnitude_scores": "hfnet.pruning.scores",
+    "make_masks": "hfnet.pruning.masks",
+    "mask_hash": "hfnet.pruning.masks",
+    "mask_sparsity": "hfnet.pruning.masks",
+    "prunable_parameters": "hfnet.pruning.scores",
+    "random_scores": "hfnet.pruning.scores",
+    "refer_scores": "hfnet.pruning.scores",
+    "snip_scores": "hfnet.pruning.scores",
+    "sparsity_report": "hfnet.pruning.apply",
+    "standardize": "hfnet.pruning.scores",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,11 +6,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hfnet.errors import HfnetError
-from hfnet.pruning.masks import check_sparsity
 
-__all__ = ["PruningConfig"]
+__all__ = ["PruningConfig", "check_sparsity"]
 
 METHODS = ("random", "magnitude", "snip", "refer", "afr")
+
+
+def check_sparsity(sparsity: float) -> float:
+    """Validate a sparsity (fraction of prunable weights set to zero) in [0, 1)."""
+    try:
+        value = float(sparsity)
+    except (TypeError, ValueError) as e:
+        raise HfnetError(f"sparsity must be a number in [0, 1), got {sparsity!r}") from e
+    if not 0.0 <= value < 1.0:
+        raise HfnetError(f"sparsity must be in [0, 1) (the fraction of prunable weights to zero), got {sparsity}")
+    return value
 
 
 @dataclass

