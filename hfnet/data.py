@@ -21,8 +21,11 @@ from hfnet.errors import HfnetError
 logger = logging.getLogger(__name__)
 
 # the built-in sources live in hfnet.builtin_datasets; these names stay importable from here
-from hfnet.builtin_datasets import (  # noqa: E402
+from hfnet.builtin_datasets import (  # noqa: E402, F401 - re-exported
     BUILTIN_DATASETS,
+    DIGIT_CLASSES,
+    FASHION_MNIST_CLASSES,
+    data_dir,
     dataset_from_arrays,
 )
 

@@ -108,6 +108,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
             kwargs["default"] = default
         else:
             kwargs["required"] = True
+        if tp is bool and default is True:
+            group.add_argument(
+                f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_false", help=argparse.SUPPRESS
+            )
         del optional  # ``None`` is accepted as a default only; the command line has no way to spell it
         group.add_argument(*names, **kwargs)
 
@@ -258,7 +262,7 @@ class TrainingOptions:
             per_device_eval_batch_size=max(self.batch_size, 64),
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
-            warmup_ratio=self.warmup_ratio,
+            warmup_steps=self.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the total steps
             gradient_accumulation_steps=self.gradient_accumulation_steps,
             bf16=self.bf16,
             seed=self.seed,

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from hfnet.cli import format_table, main
+from hfnet._table import format_table
+from hfnet.commands import main
 
 
 def test_help_lists_subcommands(capsys):
@@ -21,7 +22,7 @@ def test_help_lists_subcommands(capsys):
 
 def test_offline_hub_id_one_line_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "hfnet.cli", "evaluate", "google/vit-base-patch16-224", "--dataset", "digits"],
+        [sys.executable, "-m", "hfnet.commands", "evaluate", "google/vit-base-patch16-224", "--dataset", "digits"],
         capture_output=True,
         text=True,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},

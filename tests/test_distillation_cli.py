@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from hfnet.cli import main
+from hfnet.commands import main
 from hfnet.hub import load_classifier
 
 STUDENT = "zoo:tiny_vit:hidden_size=32,num_layers=2,num_heads=2,patch_size=4"
@@ -49,7 +49,7 @@ def test_cli_chain_with_hint_and_merit(tiny_resnet_dir, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "assistant_1" in printed and "student" in printed
-    rows = json.loads((out / "results.json").read_text())
+    rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["teacher", "assistant_1", "student"]
     assert rows[2]["parameters"] < rows[0]["parameters"]
     student = load_classifier(out / "student")

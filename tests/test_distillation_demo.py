@@ -1,7 +1,7 @@
 import pytest
 
 from hfnet.demo import DemoContext
-from hfnet.distillation.demo import demo_step
+from hfnet.demo.distillation import demo_step
 from hfnet.hub import load_classifier
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hfnet.cli import main
+from hfnet.commands import main
 
 
 def test_merge_cli_writes_a_loadable_folder(tiny_resnet_dir, tmp_path, capsys):
@@ -39,7 +39,7 @@ def test_merge_cli_single_model(tiny_resnet_dir, tmp_path, capsys):
 
 def test_filters_cli(tiny_resnet_dir, tmp_path, capsys):
     png, js = tmp_path / "f.png", tmp_path / "f.json"
-    rc = main(["filters", str(tiny_resnet_dir), str(tiny_resnet_dir), "--plot", str(png), "--output", str(js)])
+    rc = main(["filters", str(tiny_resnet_dir), str(tiny_resnet_dir), "--plot", str(png), "--json", str(js)])
     assert rc == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
     data = json.loads(js.read_text())

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from hfnet.cli import main
+from hfnet.commands import main
 from hfnet.hub import load_classifier
 from hfnet.pruning import prunable_parameters
 

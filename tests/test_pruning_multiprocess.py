@@ -21,9 +21,8 @@ ACCELERATE = shutil.which("accelerate") or str(Path(sys.executable).parent / "ac
 def _recipe_args(model_dir, out: Path) -> list[str]:
     return [
         str(ROOT / "recipes" / "prune_vit.py"),
-        "--model_name_or_path",
         str(model_dir),
-        "--dataset_name",
+        "--dataset",
         "digits",
         "--samples_per_class",
         "6",
@@ -42,14 +41,12 @@ def _recipe_args(model_dir, out: Path) -> list[str]:
         str(out / "model"),
         "--max_steps",
         "2",
-        "--per_device_train_batch_size",
+        "--batch_size",
         "4",
         "--report_to",
         "none",
-        "--save_strategy",
-        "no",
         "--use_cpu",
-        "--summary_file",
+        "--json",
         str(out / "summary.json"),
     ]
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hfnet.cli import main
+from hfnet.commands import main
 from hfnet.errors import HfnetError
 from hfnet.ranking.search import search_candidates
 
@@ -65,7 +65,7 @@ def test_rank_local_folders_table_json_plot(tiny_vit_dir, tiny_timm_dir, tmp_pat
         str(tiny_timm_dir),
         str(tmp_path / "nope"),
     ]
-    argv += ["--num-samples", "40", "--output", str(out), "--plot", str(png), "--no-progress"]
+    argv += ["--num-samples", "40", "--json", str(out), "--plot", str(png), "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "digits:train: 40 images, 10 classes" in text

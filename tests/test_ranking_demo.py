@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hfnet.demo import DemoContext
-from hfnet.ranking.demo import demo_step
+from hfnet.demo.ranking import demo_step
 
 
 def test_demo_step_ranks_the_zoo(tmp_path, tiny_vit_dir, tiny_timm_dir, tiny_resnet_dir, digits_small):

@@ -48,12 +48,8 @@ class MergeArguments:
     seed: int = field(default=0, metadata={"help": "Seed of the BatchNorm images and of a re-initialised head."})
 
     def __post_init__(self) -> None:
-        if len(self.models) < 2:
-            raise HfnetError(f"merging needs two or more models, got {len(self.models)}")
         if self.head_from is not None and self.reinit_head:
             raise HfnetError("--head-from and --reinit-head exclude each other: pick one head policy")
-        if self.weights and len(self.weights) != len(self.models):
-            raise HfnetError(f"{len(self.weights)} --weights for {len(self.models)} models; give one per model")
         if self.bn_samples < 1:
             raise HfnetError(f"--bn-samples must be >= 1, got {self.bn_samples}")
 

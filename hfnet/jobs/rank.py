@@ -137,5 +137,6 @@ def run(script: RankArguments, data_args: DatasetArguments) -> JobResult:
 
         lines.append(f"wrote {plot_ranking(ranking, script.plot)}")
     if not ranking.ranked:
-        raise HfnetError("\n".join([*lines, "every candidate failed to load or run; see the messages above"]))
+        skipped = "; ".join(f"{c.name}: {c.error}" for c in ranking.failed)
+        raise HfnetError(f"every candidate failed to load or run ({skipped})")
     return JobResult("\n".join(lines), {"ranked": [c.name for c in ranking.ranked]})

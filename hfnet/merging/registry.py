@@ -63,10 +63,20 @@ def register_merge_method(
     return wrap
 
 
+BUILTIN_METHOD_MODULES = ("average", "task_arithmetic", "ties", "slerp")
+
+
+def _register_builtins() -> None:
+    """Import the built-in method modules (their decorators fill :data:`MERGE_METHODS`)."""
+    import importlib
+
+    for module in BUILTIN_METHOD_MODULES:
+        importlib.import_module(f"hfnet.merging.{module}")
+
+
 def get_merge_method(name: str) -> MergeMethod:
     """The registered method called ``name``; a clear error listing the known ones otherwise."""
-    # importing the package registers every built-in method
-    import hfnet.merging  # noqa: F401
+    _register_builtins()
 
     if name not in MERGE_METHODS:
         raise HfnetError(f"unknown merge method '{name}'; choose one of: {', '.join(sorted(MERGE_METHODS))}")

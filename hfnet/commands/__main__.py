@@ -1,0 +1,5 @@
+import sys
+
+from hfnet.commands.main import main
+
+sys.exit(main())
