@@ -43,6 +43,7 @@ class JobResult:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
     main_process: bool = True
+    error: str | None = None  # the job ran but failed as a whole: the text is printed, then this, exit 1
 
 
 def load_job(name: str) -> ModuleType:
@@ -81,6 +82,8 @@ def run_parsed(job: ModuleType, options: Sequence[Any]) -> int:
         return report_error(e)
     if result.main_process and result.text:
         print(result.text)
+    if result.error:
+        return report_error(HfnetError(result.error))
     return 0
 
 

@@ -136,7 +136,5 @@ def run(script: RankArguments, data_args: DatasetArguments) -> JobResult:
         from hfnet.ranking.plot import plot_ranking
 
         lines.append(f"wrote {plot_ranking(ranking, script.plot)}")
-    if not ranking.ranked:
-        skipped = "; ".join(f"{c.name}: {c.error}" for c in ranking.failed)
-        raise HfnetError(f"every candidate failed to load or run ({skipped})")
-    return JobResult("\n".join(lines), {"ranked": [c.name for c in ranking.ranked]})
+    error = None if ranking.ranked else "every candidate failed to load or run; see the messages above"
+    return JobResult("\n".join(lines), {"ranked": [c.name for c in ranking.ranked]}, error=error)
