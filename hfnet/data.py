@@ -280,3 +280,22 @@ def collate_fn(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
 def is_transformed(dataset) -> bool:
     """Whether examples already come out as ``pixel_values`` (a model transform is attached)."""
     return "pixel_values" in dataset[0] if len(dataset) else False
+
+
+def ensure_transformed(dataset, preprocessing, *, train: bool = False):
+    """``dataset`` as the model consumes it: the model transform attached unless one already is."""
+    if dataset is None or is_transformed(dataset):
+        return dataset
+    return with_model_transform(dataset, preprocessing, train=train)
+
+
+def model_batches(dataset, preprocessing, batch_size: int, *, progress: bool = False, desc: str | None = None):
+    """Batches ``{"pixel_values", "labels"}`` of a raw or transformed dataset, in order (no shuffling)."""
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    loader = DataLoader(
+        ensure_transformed(dataset, preprocessing), batch_size=batch_size, shuffle=False, collate_fn=collate_fn
+    )
+    return tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False)
+
