@@ -298,4 +298,3 @@ def model_batches(dataset, preprocessing, batch_size: int, *, progress: bool = F
         ensure_transformed(dataset, preprocessing), batch_size=batch_size, shuffle=False, collate_fn=collate_fn
     )
     return tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False)
-
