@@ -121,7 +121,9 @@ def check_output_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         foreign = _foreign(path)
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise HfnetError(f"output folder {path} already holds files hfnet did not write ({shown}); {_how_out(path)}")
+            raise HfnetError(
+                f"output folder {path} already holds files hfnet did not write ({shown}); {_how_out(path)}"
+            )
     return path
 
 

@@ -386,5 +386,3 @@ def _timm_preprocessing(model: nn.Module) -> Preprocessing:
     cfg = dict(resolve_data_config({}, model=model))
     cfg["input_size"] = tuple(get_model_input_config(model)["input_size"])
     return from_timm_config(cfg)
-
-

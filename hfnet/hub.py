@@ -271,7 +271,9 @@ def push_to_hub(
     return str(getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}")
 
 
-def push_result(folder: str | os.PathLike, *, push: bool, hub_model_id: str | None, private: bool = False) -> str | None:
+def push_result(
+    folder: str | os.PathLike, *, push: bool, hub_model_id: str | None, private: bool = False
+) -> str | None:
     """The push step of a job (``--push-to-hub --hub-model-id ID [--private]``): None when not asked to push.
 
     Raises:

@@ -319,4 +319,3 @@ def with_model_transform(dataset, preprocessing: Preprocessing, *, train: bool =
         return {"pixel_values": [fn(im) for im in batch["image"]], "labels": list(batch["label"])}
 
     return dataset.with_transform(apply)
-
