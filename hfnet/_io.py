@@ -201,6 +201,10 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
         tmp = _mkdtemp(f"{_TMP_PREFIX}{path.name}-", path.parent)
     try:
         yield tmp
+        # libraries write through tempfile too (transformers' safetensors are 0600): give everything umask modes
+        for entry in tmp.rglob("*"):
+            if not entry.is_symlink():
+                _fix_mode(entry, directory=entry.is_dir())
         if existed:
             _move_in(tmp, path)
         else:
