@@ -132,13 +132,16 @@ def display_name(name: str | os.PathLike | None) -> str:
 
 
 def dataset_hub_id(name: str | None) -> str | None:
-    """The Hub dataset id of an hfnet dataset name, or None (digits, local folders, unknown)."""
+    """The Hub dataset id of an hfnet dataset name, or None (digits, local folders, bare unknown names).
+
+    Built-in names map to their Hub ids; otherwise only an ``owner/name`` that is not a local path counts.
+    """
     if not name:
         return None
     key = str(name).replace("-", "_").lower() if str(name).lower() != "imagenet-1k" else "imagenet-1k"
     if key in _BUILTIN_DATASETS:
         return _BUILTIN_DATASETS[key]
-    return str(name) if is_hub_id(str(name)) else None
+    return str(name) if "/" in str(name) and is_hub_id(str(name)) else None
 
 
 def _dataset_display(name: str) -> str:

@@ -59,7 +59,7 @@ def default_training_arguments(
     return TrainingArguments(**kwargs)
 
 
-def _missing_dirs(path: str | os.PathLike) -> list[Path]:
+def missing_dirs(path: str | os.PathLike) -> list[Path]:
     """``path`` and its ancestors that do not exist yet (deepest first)."""
     out = []
     p = Path(path).expanduser().absolute()
@@ -126,7 +126,7 @@ def train_classifier(
     if getattr(args, "push_to_hub", False):
         # the Trainer would push the wrapper's state dict; hfnet pushes the saved Hub-format folder instead
         args = dataclasses.replace(args, push_to_hub=False)
-    created = _missing_dirs(args.output_dir) if args.output_dir else []
+    created = missing_dirs(args.output_dir) if args.output_dir else []
     set_seed(args.seed)
     train_ds, eval_ds = prepare_datasets(classifier, train_dataset, eval_dataset)
     if len(train_ds) == 0:

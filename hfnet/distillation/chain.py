@@ -215,7 +215,7 @@ def _card(
         base_model_relation="finetune",
         datasets=[dataset_name] if dataset_name else [],
         metrics=metrics,
-        eval_dataset=dataset_name if "accuracy" in metrics else None,
+        eval_dataset=(dataset_name or "evaluation set") if "accuracy" in metrics else None,
         eval_split="test",
         parents=parents,
         command=command,
@@ -279,6 +279,7 @@ def distill_chain(
     from hfnet._io import prepare_output_dir, record_written
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import push_result
+    from hfnet.training import missing_dirs, remove_empty_dirs
 
     if len(models) < 2:
         raise HfnetError("a distillation chain needs a teacher and a student")
@@ -307,16 +308,24 @@ def distill_chain(
     for i in range(1, len(models)):
         teacher, student = models[i - 1], models[i]
         stage_dir = Path(output_dir) / names[i] if output_dir else None
+        # the Trainer's own files (checkpoints, logs) never go into the Hub checkpoint folder
+        trainer_root = Path(args.output_dir or (Path(output_dir) / "runs" if output_dir else "."))
+        if output_dir is not None and trainer_root.resolve() == Path(output_dir).resolve():
+            trainer_root = trainer_root / "runs"
+        created = missing_dirs(trainer_root / names[i])
         stage_args = dataclasses.replace(
             args,
             hint=hints[i - 1],
-            output_dir=str(stage_dir or Path(args.output_dir or ".") / names[i]),
+            output_dir=str(trainer_root / names[i]),
             push_to_hub=False,  # hfnet pushes the saved Hub-format folder, not the Trainer's checkpoint
         )
         logger.info("stage %d/%d: %s -> %s", i, stages, names[i - 1], names[i])
-        trainer = distill(
-            student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
-        )
+        try:
+            trainer = distill(
+                student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
+            )
+        finally:
+            remove_empty_dirs(created)
         metrics: dict[str, float] = {}
         if eval_dataset is not None:
             ev = evaluate_classifier(student, eval_dataset, progress=False)
@@ -329,7 +338,12 @@ def distill_chain(
                     result, names[: i + 1], stage_args, dataset_name, chain_models=models[: i + 1], command=command
                 )
                 student.save_pretrained(stage_dir, card=card, overwrite=overwrite)
-                record_written(output_dir, [names[i]])
+                inside = [names[i]] + (
+                    [trainer_root.name]
+                    if trainer_root.parent.resolve() == Path(output_dir).resolve() and trainer_root.exists()
+                    else []
+                )
+                record_written(output_dir, inside)
             trainer.accelerator.wait_for_everyone()
         results.append(result)
     if push_to_hub and PartialState().is_main_process:
