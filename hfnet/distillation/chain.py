@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 
 from hfnet.distillation.config import DistillationConfig, parse_hint
 from hfnet.distillation.data import with_distillation_transform
@@ -157,7 +158,17 @@ def distill(
     return trainer
 
 
-def _card(result: StageResult, chain: list[str], args: DistillationConfig, dataset_name: str | None) -> ModelCardInfo:
+def _card(
+    result: StageResult,
+    chain: list[str],
+    args: DistillationConfig,
+    dataset_name: str | None,
+    *,
+    chain_models: list[HubClassifier] | None = None,
+    command: str | None = None,
+) -> ModelCardInfo:
+    from hfnet.cards import display_name
+
     settings = [
         ("temperature", args.temperature),
         ("alpha (soft weight)", args.alpha),
@@ -171,7 +182,20 @@ def _card(result: StageResult, chain: list[str], args: DistillationConfig, datas
     ]
     rows = "\n".join(f"| {k} | {v} |" for k, v in settings)
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
-    measured = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items())
+    chain_models = chain_models or []
+    # who taught whom, by where each model came from (Hub ids linked, local folders by name)
+    parents: list[tuple[str, str]] = []
+    for role, clf in zip(chain[:-1], chain_models[:-1]):
+        label = "teacher" if role == chain[0] else f"assistant ({role})"
+        parents.append((label, clf.source or role))
+    student = chain_models[-1] if chain_models else result.model
+    if student.source:
+        parents.append(("student initialised from", student.source))
+    teacher_shown = (
+        display_name(chain_models[-2].source)
+        if len(chain_models) > 1 and chain_models[-2].source
+        else (f"`{result.teacher_name}`")
+    )
     details = (
         f"Distillation chain: {' -> '.join(chain)}.\n\n"
         "Loss: `(1 - alpha) * CE(student, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))` (Hinton et al.)"
@@ -179,20 +203,43 @@ def _card(result: StageResult, chain: list[str], args: DistillationConfig, datas
         + (", after a FitNets hint stage" if args.hint else "")
         + ".\n\n| setting | value |\n|---|---|\n"
         + rows
-        + "\n\n| measured | value |\n|---|---|\n"
-        + (measured or "| (not evaluated) | |")
         + "\n"
     )
+    config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
+    config["chain"] = [clf.source for clf in chain_models] or chain
     return ModelCardInfo(
         title=f"{result.name}: distilled from {result.teacher_name}",
-        summary=f"Knowledge distillation of `{result.teacher_name}` into `{result.name}` with hfnet "
+        summary=f"Knowledge distillation of {teacher_shown} into `{result.name}` with hfnet "
         f"({_num_params(result.model):,} parameters).",
-        base_model=result.model.source,
+        base_model=student.hub_id,
+        base_model_relation="finetune",
         datasets=[dataset_name] if dataset_name else [],
         metrics=metrics,
+        eval_dataset=(dataset_name or "evaluation set") if "accuracy" in metrics else None,
+        eval_split="test",
+        parents=parents,
+        command=command,
+        config=config,
         tags=["distillation", "knowledge-distillation"],
         details=details,
     )
+
+
+_REPRODUCE_KEYS = (
+    "temperature",
+    "alpha",
+    "merit_delta",
+    "hint",
+    "hint_epochs",
+    "hint_max_steps",
+    "hint_learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "weight_decay",
+    "seed",
+)
 
 
 def distill_chain(
@@ -206,6 +253,11 @@ def distill_chain(
     output_dir: str | os.PathLike | None = None,
     dataset_name: str | None = None,
     train_augment: bool = False,
+    overwrite: bool = False,
+    push_to_hub: bool | None = None,
+    hub_model_id: str | None = None,
+    private: bool | None = None,
+    command: str | None = None,
 ) -> list[StageResult]:
     """Teacher -> assistant(s) -> student: each stage distills the previous, already trained, model.
 
@@ -215,14 +267,27 @@ def distill_chain(
         args: the KD settings shared by all stages (``args.hint`` applies to the last stage unless ``hints``).
         hints: one ``"S_LAYER:T_LAYER"`` or ``None`` per stage (``len(models) - 1`` entries).
         output_dir: when given, every trained stage is saved there as a Hub checkpoint with a model card.
+        overwrite: write into an existing ``output_dir`` that holds other files (only hfnet's are replaced).
+        push_to_hub / hub_model_id / private: upload the student to the Hub repo ``hub_model_id`` (default: the
+            ``push_to_hub`` / ``hub_model_id`` / ``hub_private_repo`` of ``args``); a failed push keeps the local
+            result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
+        command: the command line that reproduces the run, shown in the cards.
 
     Returns:
         One :class:`StageResult` per trained stage, the student last.
     """
+    from hfnet._io import prepare_output_dir, record_written
     from hfnet.evaluation import evaluate_classifier
+    from hfnet.hub import push_result
+    from hfnet.training import missing_dirs, remove_empty_dirs
 
     if len(models) < 2:
         raise HfnetError("a distillation chain needs a teacher and a student")
+    push_to_hub = bool(args.push_to_hub if push_to_hub is None else push_to_hub)
+    hub_model_id = hub_model_id or args.hub_model_id
+    private = bool(args.hub_private_repo if private is None else private)
+    if push_to_hub and (output_dir is None or not hub_model_id):
+        raise HfnetError("push_to_hub needs output_dir (saved locally first) and hub_model_id (OWNER/NAME)")
     names = names or ["teacher", *[f"assistant_{i}" for i in range(1, len(models) - 1)], "student"]
     if len(names) != len(models):
         raise HfnetError(f"{len(names)} names for {len(models)} models")
@@ -237,17 +302,30 @@ def distill_chain(
             s_layer, t_layer = parse_hint(hints[i - 1])
             check_layer(models[i], s_layer, "student")
             check_layer(models[i - 1], t_layer, "teacher")
+    if output_dir is not None and PartialState().is_main_process:
+        prepare_output_dir(output_dir, overwrite=overwrite)  # refuse before training, not after
     results: list[StageResult] = []
     for i in range(1, len(models)):
         teacher, student = models[i - 1], models[i]
         stage_dir = Path(output_dir) / names[i] if output_dir else None
+        # the Trainer's own files (checkpoints, logs) never go into the Hub checkpoint folder
+        trainer_root = Path(args.output_dir or (Path(output_dir) / "runs" if output_dir else "."))
+        if output_dir is not None and trainer_root.resolve() == Path(output_dir).resolve():
+            trainer_root = trainer_root / "runs"
+        created = missing_dirs(trainer_root / names[i])
         stage_args = dataclasses.replace(
-            args, hint=hints[i - 1], output_dir=str(stage_dir or Path(args.output_dir or ".") / names[i])
+            args,
+            hint=hints[i - 1],
+            output_dir=str(trainer_root / names[i]),
+            push_to_hub=False,  # hfnet pushes the saved Hub-format folder, not the Trainer's checkpoint
         )
         logger.info("stage %d/%d: %s -> %s", i, stages, names[i - 1], names[i])
-        trainer = distill(
-            student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
-        )
+        try:
+            trainer = distill(
+                student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
+            )
+        finally:
+            remove_empty_dirs(created)
         metrics: dict[str, float] = {}
         if eval_dataset is not None:
             ev = evaluate_classifier(student, eval_dataset, progress=False)
@@ -256,8 +334,18 @@ def distill_chain(
         result = StageResult(names[i], names[i - 1], student, metrics, list(trainer.state.log_history), stage_dir)
         if stage_dir is not None:
             if trainer.accelerator.is_main_process:
-                card = _card(result, names[: i + 1], stage_args, dataset_name)
-                student.save_pretrained(stage_dir, card=card)
+                card = _card(
+                    result, names[: i + 1], stage_args, dataset_name, chain_models=models[: i + 1], command=command
+                )
+                student.save_pretrained(stage_dir, card=card, overwrite=overwrite)
+                inside = [names[i]] + (
+                    [trainer_root.name]
+                    if trainer_root.parent.resolve() == Path(output_dir).resolve() and trainer_root.exists()
+                    else []
+                )
+                record_written(output_dir, inside)
             trainer.accelerator.wait_for_everyone()
         results.append(result)
+    if push_to_hub and PartialState().is_main_process:
+        push_result(results[-1].output_dir, push=True, hub_model_id=hub_model_id, private=private)
     return results

@@ -44,6 +44,7 @@ class ModelSource:
     weights: Path
     config: dict[str, Any]
     library: str
+    repo_id: str | None = None  # the Hub repo it came from; None for a local folder
 
     @property
     def architecture(self) -> str:
@@ -77,6 +78,7 @@ class MergeReport:
     align: bool = False
     alignment: list[dict[str, Any]] = field(default_factory=list)
     batchnorm_layers_recomputed: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +104,7 @@ def resolve_source(name_or_path: str | os.PathLike) -> ModelSource:
             f"{name_or_path} has no model.safetensors (only .bin weights?); merging streams safetensors: load it and "
             "re-save it with HubClassifier.save_pretrained first"
         )
-    return ModelSource(str(name_or_path), folder, weights, config, detect_library(config))
+    return ModelSource(str(name_or_path), folder, weights, config, detect_library(config), repo_id)
 
 
 def _skeleton(source: ModelSource):
@@ -152,17 +154,28 @@ def _tensor_shapes(handle: SafetensorsReader) -> dict[str, tuple[int, ...]]:
     return {k: handle.shape(k) for k in handle.keys()}
 
 
-def _write_card(folder: Path, report: MergeReport, library: str) -> None:
+def _write_card(
+    folder: Path,
+    report: MergeReport,
+    library: str,
+    *,
+    sources: Sequence[ModelSource],
+    base_source: ModelSource | None,
+    folder_name: str,
+    dataset_name: str | None = None,
+    command: str | None = None,
+) -> None:
     from hfnet._io import atomic_write_text
+    from hfnet.cards import display_name, source_license
     from hfnet.hub import ModelCardInfo, render_model_card
 
     weights = report.weights or ["(default)"] * len(report.models)
-    rows = "\n".join(f"| {i} | `{m}` | {w} |" for i, (m, w) in enumerate(zip(report.models, weights)))
+    rows = "\n".join(f"| {i} | {display_name(m)} | {w} |" for i, (m, w) in enumerate(zip(report.models, weights)))
     opts = ", ".join(f"{k}={v}" for k, v in report.options.items()) or "defaults"
     details = (
         f"| # | parent | weight |\n|---|---|---|\n{rows}\n\n"
         f"- method: `{report.method}` ({opts})\n"
-        f"- base model: {f'`{report.base}`' if report.base else 'none'}\n"
+        f"- base model: {display_name(report.base) if report.base else 'none'}\n"
         f"- permutation alignment (weight matching): {'yes' if report.align else 'no'}\n"
         f"- classifier head: {report.head_policy} ({len(report.head_tensors)} tensors)\n"
         f"- tensors with different shapes across parents: {report.mismatched_tensors or 'none'}\n"
@@ -171,18 +184,41 @@ def _write_card(folder: Path, report: MergeReport, library: str) -> None:
     )
     for a in report.alignment:
         details += (
-            f"- alignment of `{a['model']}` to `{report.models[0]}`: {a['iterations']} iterations, weight inner "
-            f"product {a['similarity_before']:.4g} -> {a['similarity_after']:.4g}\n"
+            f"- alignment of {display_name(a['model'])} to {display_name(report.models[0])}: {a['iterations']} "
+            f"iterations, weight inner product {a['similarity_before']:.4g} -> {a['similarity_after']:.4g}\n"
         )
+    everyone = [*sources, *([base_source] if base_source else [])]
+    licenses = {source_license(s.folder, s.repo_id) for s in everyone}
+    license = licenses.pop() if len(licenses) == 1 else None  # carried only when every parent has the same one
+    hub_parents = [s.repo_id for s in everyone if s.repo_id]
+    parents = [("parent", s.name) for s in sources] + ([("base", base_source.name)] if base_source else [])
+    config = {
+        "models": report.models,
+        "method": report.method,
+        "weights": report.weights,
+        "base": report.base,
+        "options": report.options,
+        "head_policy": report.head_policy,
+        "align": report.align,
+    }
     info = ModelCardInfo(
         title=f"Merge of {len(report.models)} models ({report.method})",
         summary=f"Produced by `hfnet merge` with method `{report.method}` from the parents listed below. "
         "No fine-tuning was done after merging unless stated; evaluate before use.",
-        base_model=[m for m in report.models],
+        base_model=hub_parents or None,
+        base_model_relation="merge",
+        metrics={k: v for k, v in report.metrics.items() if k != "num_samples"},
+        eval_dataset=dataset_name if report.metrics else None,
+        eval_split="test",
+        datasets=[dataset_name] if dataset_name else [],
+        parents=parents,
+        license=license,
+        command=command,
+        config=config,
         tags=["merge", f"merge-{report.method}"],
         details=details,
     )
-    atomic_write_text(folder / "README.md", render_model_card(info, library=library))
+    atomic_write_text(folder / "README.md", render_model_card(info, library=library, folder_name=folder_name))
 
 
 def merge_models(
@@ -199,6 +235,13 @@ def merge_models(
     batchnorm_dataset=None,
     batchnorm_samples: int = 1024,
     seed: int = 0,
+    eval_dataset=None,
+    dataset_name: str | None = None,
+    overwrite: bool = False,
+    push_to_hub: bool = False,
+    hub_model_id: str | None = None,
+    private: bool = False,
+    command: str | None = None,
 ) -> MergeReport:
     """Merge same-architecture checkpoints into a Hub-format folder at ``output`` (with a model card).
 
@@ -217,6 +260,12 @@ def merge_models(
         batchnorm_dataset: recompute BatchNorm statistics on these images after merging (raw or transformed).
         batchnorm_samples: at most this many images for the recomputation.
         seed: seed for the re-initialised head and for weight matching's visiting order.
+        eval_dataset / dataset_name: evaluate the merged model on this (test) split before the card is written, so
+            the card's model-index holds the measured accuracy (``dataset_name``: hfnet name or Hub dataset id).
+        overwrite: write into an existing ``output`` folder that holds other files (only hfnet's are replaced).
+        push_to_hub / hub_model_id / private: upload the result to the Hub repo ``hub_model_id``; a failed push
+            keeps the local result and raises a one-line ``HfnetError``.
+        command: the command line that reproduces this merge, shown in the card.
 
     Raises:
         HfnetError: fewer than two models, unknown method, weights of the wrong length, different architectures
@@ -225,7 +274,7 @@ def merge_models(
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
-    from hfnet._io import atomic_dir
+    from hfnet._io import atomic_dir, check_output_dir
 
     if len(models) < 2:
         raise HfnetError(f"merging needs at least two models, got {len(models)}: pass two or more model folders/ids")
@@ -245,6 +294,10 @@ def merge_models(
     unknown = set(options) - set(merge_method.options)
     if unknown:
         raise HfnetError(f"method '{method}' takes no option(s) {sorted(unknown)}; it takes {merge_method.options}")
+
+    if push_to_hub and not hub_model_id:
+        raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
+    check_output_dir(output, overwrite=overwrite)  # refuse before any work
 
     sources = [resolve_source(m) for m in models]
     base_source = resolve_source(base) if base is not None else None
@@ -368,10 +421,10 @@ def merge_models(
             del tensors, base_tensor
         report.num_tensors = len(merged)
 
-    with atomic_dir(out_path) as tmp:
+    with atomic_dir(out_path, overwrite=overwrite) as tmp:
         for f in config_source.folder.iterdir():
             if f.is_file() and f.name not in _SKIP_FILES and not f.name.startswith("."):
-                shutil.copy2(f, tmp / f.name)
+                shutil.copyfile(f, tmp / f.name)  # not copy2: the new files follow the umask
         save_file(merged, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         del merged
         if batchnorm_dataset is not None:
@@ -385,7 +438,24 @@ def merge_models(
             state = {k: v.contiguous() for k, v in clf.model.state_dict().items()}
             save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
             del clf, state
+        if eval_dataset is not None:
+            from hfnet.evaluation import evaluate_classifier
+            from hfnet.hub import load_classifier
+
+            report.metrics = evaluate_classifier(load_classifier(tmp), eval_dataset, progress=False)
         (tmp / "hfnet_merge.json").write_text(json.dumps(report.to_dict(), indent=2))
-        _write_card(tmp, report, config_source.library)
+        _write_card(
+            tmp,
+            report,
+            config_source.library,
+            sources=sources,
+            base_source=base_source,
+            folder_name=out_path.name,
+            dataset_name=dataset_name,
+            command=command,
+        )
     logger.info("merged %d models into %s", len(sources), out_path)
+    from hfnet.hub import push_result
+
+    push_result(out_path, push=push_to_hub, hub_model_id=hub_model_id, private=private)
     return report

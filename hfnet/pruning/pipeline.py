@@ -107,7 +107,27 @@ def prune_classifier(
     return PruningOutcome(masks, report.to_dict(), mask_hash(masks), seconds)
 
 
-def _model_card(classifier, config: PruningConfig, outcome: PruningOutcome, *, dataset_name: str, steps: int):
+_TRAINING_KEYS = (
+    "num_train_epochs",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "weight_decay",
+    "seed",
+)
+
+
+def _model_card(
+    classifier,
+    config: PruningConfig,
+    outcome: PruningOutcome,
+    *,
+    dataset_name: str,
+    steps: int,
+    training_args=None,
+    command: str | None = None,
+):
+    from hfnet.cards import display_name
     from hfnet.hub import ModelCardInfo
 
     s = outcome.sparsity
@@ -133,14 +153,23 @@ def _model_card(classifier, config: PruningConfig, outcome: PruningOutcome, *, d
     )
     metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
     metrics.update(sparsity_prunable=s["sparsity_prunable"], sparsity_all_weights=s["sparsity_all_weights"])
+    reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
+    if training_args is not None:
+        reproduce["training"] = {k: getattr(training_args, k, None) for k in _TRAINING_KEYS}
     return ModelCardInfo(
         title=f"{type(classifier.model).__name__} pruned with {config.method.upper()} at {config.sparsity:.0%}",
-        summary=f"`{base}` pruned to {s['sparsity_prunable']:.1%} sparsity of its prunable weights "
+        summary=f"{display_name(base)} pruned to {s['sparsity_prunable']:.1%} sparsity of its prunable weights "
         f"({s['sparsity_all_weights']:.1%} of all weights) with {config.method.upper()} on `{dataset_name}`, then "
         f"fine-tuned for {steps} steps with the mask fixed. Accuracy measured on the `{dataset_name}` test split.",
-        base_model=base if base and not Path(str(base)).exists() else None,
+        base_model=classifier.hub_id,
+        base_model_relation="finetune",
         datasets=[dataset_name],
         metrics=metrics,
+        eval_dataset=dataset_name,
+        eval_split="test",
+        parents=[("pruned from", base)] if base else [],
+        command=command,
+        config=reproduce,
         tags=["pruning", f"pruning-{config.method}", "sparse"],
         details=details,
     )
@@ -155,19 +184,43 @@ def run_pruning(
     save_dir: str | Path | None,
     dataset_name: str,
     progress: bool = True,
+    overwrite: bool = False,
+    push_to_hub: bool | None = None,
+    hub_model_id: str | None = None,
+    private: bool | None = None,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Prune ``classifier`` for ``data`` (a DatasetDict with train/test), fine-tune with the mask fixed, save.
 
     ``training_args`` (``TrainingArguments``) or ``None`` for no fine-tuning. Only the main process evaluates and
     saves. Returns a summary (world size, mask hash, sparsity, accuracy, timings).
+
+    Args:
+        overwrite: write into an existing ``save_dir`` that holds other files (only hfnet's files are replaced).
+        push_to_hub / hub_model_id / private: upload the saved folder to the Hub repo ``hub_model_id`` (default:
+            ``training_args.push_to_hub`` / ``hub_model_id`` / ``hub_private_repo``); a failed push keeps the local
+            result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
+        command: the command line that reproduces this run, shown in the model card.
     """
     from accelerate import PartialState
 
+    from hfnet._io import check_output_dir
     from hfnet.data import class_names
     from hfnet.evaluation import evaluate_classifier
 
     if "train" not in data or "test" not in data:
         raise HfnetError("the dataset needs 'train' and 'test' splits")
+    if push_to_hub is None:
+        push_to_hub = bool(getattr(training_args, "push_to_hub", False))
+    hub_model_id = hub_model_id or getattr(training_args, "hub_model_id", None)
+    if private is None:
+        private = bool(getattr(training_args, "hub_private_repo", False))
+    if push_to_hub and save_dir is None:
+        raise HfnetError("push_to_hub needs a save_dir: the checkpoint is saved locally first, then pushed")
+    if push_to_hub and not hub_model_id:
+        raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
+    if save_dir is not None:
+        check_output_dir(save_dir, overwrite=overwrite)  # refuse before hours of work, not after
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
     torch.manual_seed(config.pruning_seed)
@@ -206,7 +259,21 @@ def run_pruning(
         outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
         summary.update(outcome.metrics)
         if save_dir is not None:
-            card = _model_card(classifier, config, outcome, dataset_name=dataset_name, steps=steps)
-            summary["output_dir"] = str(classifier.save_pretrained(save_dir, card=card))
+            from hfnet.hub import push_result
+
+            card = _model_card(
+                classifier,
+                config,
+                outcome,
+                dataset_name=dataset_name,
+                steps=steps,
+                training_args=training_args,
+                command=command,
+            )
+            saved = classifier.save_pretrained(save_dir, card=card, overwrite=overwrite)
+            summary["output_dir"] = str(saved)
+            url = push_result(saved, push=push_to_hub, hub_model_id=hub_model_id, private=private)
+            if url:
+                summary["hub_url"] = url
     state.wait_for_everyone()
     return summary
