@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -300,25 +301,32 @@ class OutputArguments:
     )
     overwrite: bool = field(
         default=False,
-        metadata={"help": "Replace hfnet's own files in an existing --output-dir (other files are always kept)."},
+        metadata={
+            "help": "Write into an output folder that already holds other files: only the files hfnet writes are "
+            "replaced, everything else stays. The current, home and root folders are refused either way."
+        },
     )
-    push_to_hub: bool = field(default=False, metadata={"help": "Upload the result to the Hub with its model card."})
+    push_to_hub: bool = field(
+        default=False, metadata={"help": "Upload the saved checkpoint to the Hub repo --hub-model-id."}
+    )
     hub_model_id: str | None = field(
-        default=None, metadata={"help": "Hub repository for --push-to-hub (default: the output folder's name)."}
+        default=None, metadata={"help": "The Hub repo to push to, OWNER/NAME (created if needed)."}
     )
-    private: bool = field(default=False, metadata={"help": "Create the Hub repository as private."})
-    hub_token: str | None = field(
-        default=None, metadata={"help": "Hub token (default: the one `hf auth login` saved)."}
-    )
+    private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
 
     def __post_init__(self) -> None:
         if not str(self.output_dir).strip():
             raise HfnetError("--output-dir is empty: name a folder for the result")
-        if self.hub_model_id and not self.push_to_hub:
-            self.push_to_hub = True
+        if self.push_to_hub and not self.hub_model_id:
+            raise HfnetError("--push-to-hub needs --hub-model-id OWNER/NAME")
+        if self.hub_model_id is not None and not re.fullmatch(r"[\w.\-]+/[\w.\-]+", self.hub_model_id):
+            raise HfnetError(f"--hub-model-id must look like OWNER/NAME, got {self.hub_model_id!r}")
 
-    @property
-    def repo_id(self) -> str:
-        from pathlib import Path
-
-        return self.hub_model_id or Path(self.output_dir).expanduser().resolve().name
+    def save_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments every saving library function takes (``run_pruning``, ``merge_models``, ...)."""
+        return {
+            "overwrite": self.overwrite,
+            "push_to_hub": self.push_to_hub,
+            "hub_model_id": self.hub_model_id,
+            "private": self.private,
+        }

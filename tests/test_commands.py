@@ -25,7 +25,8 @@ ARGV = {
     "distill": "--teacher T --student zoo:tiny_vit --assistant A1 --assistant A2 --hint none --hint a:b --dataset "
     "digits --merit 0.1 --temperature 2 --output out --epochs 2",
     "rank": "--dataset digits --candidates a b c --metrics logme leep --num-samples 40 --no-progress --json r.json",
-    "merge": "A B C --method ties --base B0 --density 0.3 --weights 1 2 3 --output-dir m --push-to-hub",
+    "merge": "A B C --method ties --base B0 --density 0.3 --weights 1 2 3 --output-dir m --push-to-hub "
+    "--hub-model-id me/merged",
 }
 
 
@@ -45,7 +46,7 @@ def test_recipe_and_command_build_identical_options(job, monkeypatch):
     # the recipe: parse exactly as its main() does (run stubbed out), from its own file
     recipe = _load_recipe(job)
     seen = []
-    monkeypatch.setattr("hfnet.jobs.run_parsed", lambda module, options: seen.append(options) or 0)
+    monkeypatch.setattr("hfnet.jobs.run_parsed", lambda module, options, command=None: seen.append(options) or 0)
     monkeypatch.setattr(sys, "argv", [RECIPES[job], *argv])
     assert recipe.main() == 0
     assert seen[0] == from_command

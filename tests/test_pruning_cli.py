@@ -39,6 +39,7 @@ def test_cli_prunes_fine_tunes_and_saves(tiny_vit_dir, tmp_path, capsys):
     assert main(_argv(tiny_vit_dir, out, "--method", "afr", "--sparsity", "0.9", "--max-steps", "3")) == 0
     text = capsys.readouterr().out
     assert "afr" in text and "saved" in text
+    assert "hfnet prune" in (out / "README.md").read_text()  # the command that reproduces it, in the card
     clf = load_classifier(out)
     assert clf.num_classes == 10  # digit names "0".."9" read back as placeholders
     weights = prunable_parameters(clf)
@@ -48,6 +49,7 @@ def test_cli_prunes_fine_tunes_and_saves(tiny_vit_dir, tmp_path, capsys):
     card = (out / "README.md").read_text()
     assert "AFR" in card and "sparsity_prunable" in card and "digits" in card and "accuracy" in card
     assert sorted(p.name for p in out.iterdir()) == [
+        ".hfnet-manifest.json",
         "README.md",
         "config.json",
         "model.safetensors",

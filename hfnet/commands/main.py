@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - validation errors print as one line
         return report_error(e)
     setup_logging(verbose)
-    return run_parsed(job, options)
+    return run_parsed(job, options, command=shlex.join(["hfnet", *argv]))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,12 +75,23 @@ def report_error(e: BaseException) -> int:
     return 1
 
 
-def run_parsed(job: ModuleType, options: Sequence[Any]) -> int:
+_COMMAND: list[str] = []
+
+
+def current_command() -> str | None:
+    """The command line of the job being run (for model cards: how to reproduce the result)."""
+    return _COMMAND[-1] if _COMMAND else None
+
+
+def run_parsed(job: ModuleType, options: Sequence[Any], command: str | None = None) -> int:
     """Run a job on parsed options and print its result (main process only); errors as one line."""
+    _COMMAND.append(command or "")
     try:
         result = job.run(*options)
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - front ends never show a traceback unless asked
         return report_error(e)
+    finally:
+        _COMMAND.pop()
     if result.main_process and result.text:
         print(result.text)
     if result.error:
@@ -99,7 +111,9 @@ def run_job(job: ModuleType | str, argv: Sequence[str] | None = None, prog: str 
     except HfnetError as e:
         return report_error(e)
     setup_logging(verbose)
-    return run_parsed(job, options)
+    name = job.__name__.rsplit(".", 1)[-1]
+    head = ["python", prog] if prog and prog.endswith(".py") else (prog or f"hfnet {name}").split()
+    return run_parsed(job, options, command=shlex.join([*head, *argv]))
 
 
 def setup_logging(verbose: bool) -> None:

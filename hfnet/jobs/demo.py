@@ -47,5 +47,5 @@ ARGUMENTS = (DemoArguments,)
 def run(script: DemoArguments) -> JobResult:
     from hfnet.demo import run_demo, summarize
 
-    results = run_demo(script.output_dir, seed=script.seed, steps=script.steps or None)
+    results = run_demo(script.output_dir, seed=script.seed, steps=script.steps or None, overwrite=script.overwrite)
     return JobResult(summarize(results["table"], results["output_dir"]), results)

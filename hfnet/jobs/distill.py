@@ -83,6 +83,7 @@ def run(
 
     from accelerate import PartialState
 
+    from hfnet._io import record_written
     from hfnet._table import format_table
     from hfnet.data import class_names
     from hfnet.distillation.chain import distill_chain
@@ -91,7 +92,8 @@ def run(
     from hfnet.errors import HfnetError
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import load_classifier
-    from hfnet.jobs._common import push_result, write_json
+    from hfnet.jobs import current_command
+    from hfnet.jobs._common import write_json
 
     hints = script.hints_per_stage()  # validated before anything is loaded
 
@@ -141,6 +143,8 @@ def run(
             output_dir=output.output_dir,
             dataset_name=data_args.dataset,
             train_augment=script.augment,
+            command=current_command(),
+            **output.save_kwargs(),
         )
 
     # Save / push (distill_chain saved every stage on the main process)
@@ -170,7 +174,7 @@ def run(
         )
     summary["rows"] = rows
     lines = [format_table(rows), f"wrote {write_json(str(Path(output.output_dir) / 'results.json'), summary)}"]
-    url = push_result(results[-1].output_dir, output)
-    if url:
-        lines.append(f"pushed the student to {url}")
+    record_written(output.output_dir, ["results.json"])
+    if output.push_to_hub:
+        lines.append(f"pushed the student to https://huggingface.co/{output.hub_model_id}")
     return JobResult("\n".join(lines), summary)

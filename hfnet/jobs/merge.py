@@ -63,7 +63,7 @@ ARGUMENTS = (MergeArguments, OutputArguments)
 
 def run(script: MergeArguments, output: OutputArguments) -> JobResult:
     from hfnet._table import format_table
-    from hfnet.jobs._common import push_result
+    from hfnet.jobs import current_command
     from hfnet.merging.merge import merge_models
     from hfnet.merging.registry import get_merge_method
 
@@ -86,6 +86,8 @@ def run(script: MergeArguments, output: OutputArguments) -> JobResult:
         batchnorm_dataset=bn_data,
         batchnorm_samples=script.bn_samples,
         seed=script.seed,
+        command=current_command(),
+        **output.save_kwargs(),
     )
     weights = report.weights or [None] * len(report.models)
     lines = [format_table([{"parent": m, "weight": w} for m, w in zip(report.models, weights)])]
@@ -100,7 +102,6 @@ def run(script: MergeArguments, output: OutputArguments) -> JobResult:
         f"BatchNorm layers recomputed: {report.batchnorm_layers_recomputed}"
     )
     lines.append(f"wrote {report.output}")
-    url = push_result(report.output, output)
-    if url:
-        lines.append(f"pushed to {url}")
+    if output.push_to_hub:
+        lines.append(f"pushed to https://huggingface.co/{output.hub_model_id}")
     return JobResult("\n".join(lines), report.to_dict())

@@ -49,7 +49,8 @@ def run(
     from accelerate import PartialState
 
     from hfnet.hub import load_classifier
-    from hfnet.jobs._common import push_result, write_json
+    from hfnet.jobs import current_command
+    from hfnet.jobs._common import write_json
     from hfnet.pruning.pipeline import run_pruning
 
     # Model
@@ -64,7 +65,14 @@ def run(
         if training_args is not None:
             _ = training_args.device  # set up the (distributed) state before scoring
         summary = run_pruning(
-            classifier, data, config, training_args, save_dir=output.output_dir, dataset_name=data_args.dataset
+            classifier,
+            data,
+            config,
+            training_args,
+            save_dir=output.output_dir,
+            dataset_name=data_args.dataset,
+            command=current_command(),
+            **output.save_kwargs(),
         )
 
     # Save / push (run_pruning saved on the main process)
@@ -77,7 +85,6 @@ def run(
     lines.append(f"saved {summary.get('output_dir', output.output_dir)}")
     if script.json:
         lines.append(f"wrote {write_json(script.json, summary)}")
-    url = push_result(summary.get("output_dir", output.output_dir), output)
-    if url:
-        lines.append(f"pushed to {url}")
+    if summary.get("hub_url"):
+        lines.append(f"pushed to {summary['hub_url']}")
     return JobResult("\n".join(lines), summary)
