@@ -56,10 +56,12 @@ def load_model_spec(
         if image_size is not None:
             kwargs.setdefault("image_size", image_size)
         kwargs.setdefault("seed", seed)
+        from huggingface_hub.errors import StrictDataclassError
+
         try:
             return getattr(zoo, parts[1])(list(class_names), **kwargs)
-        except TypeError as e:
-            raise HfnetError(f"bad option for {parts[1]}: {e}") from e
+        except (TypeError, ValueError, StrictDataclassError) as e:  # the config classes validate their fields
+            raise HfnetError(f"bad option for {parts[1]}: {(str(e).splitlines() or [''])[0]}") from e
     if parts[0] == "timm":
         import timm
         import torch
