@@ -61,7 +61,7 @@ def load_model_spec(
         try:
             return getattr(zoo, parts[1])(list(class_names), **kwargs)
         except (TypeError, ValueError, StrictDataclassError) as e:  # the config classes validate their fields
-            raise HfnetError(f"bad option for {parts[1]}: {(str(e).splitlines() or [''])[0]}") from e
+            raise HfnetError(f"bad option for {parts[1]}: {' '.join(str(e).split())[:200]}") from e
     if parts[0] == "timm":
         import timm
         import torch
