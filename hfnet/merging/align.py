@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hfnet._modelstate import eval_mode
 from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
@@ -102,14 +103,11 @@ def permutation_spec(model: nn.Module, example_input: Tensor, *, prefix: str = "
     Works for convolutional / MLP networks built from conv2d, batch_norm, linear, activations, pooling, flatten and
     residual additions (plain CNNs, timm and transformers ResNets). Anything else fixes the channels it touches.
     """
-    was_training = model.training
-    model.eval()
     try:
-        exported = torch.export.export(model, (example_input,), strict=False)
+        with eval_mode(model):
+            exported = torch.export.export(model, (example_input,), strict=False)
     except Exception as e:  # noqa: BLE001 - surface as a user-facing error with the cause
         raise HfnetError(f"cannot trace {type(model).__name__} with torch.export for alignment: {e}") from e
-    finally:
-        model.train(was_training)
     sig = exported.graph_signature
     param_names = {
         node: name[len(prefix) :] if name.startswith(prefix) else name
