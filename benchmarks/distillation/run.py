@@ -273,7 +273,7 @@ def main() -> None:
     from hfnet.zoo import tiny_resnet
 
     t_start = time.perf_counter()
-    per_class, val_per_class, test_per_class = (60, 20, 20) if cli.quick else (600, 100, 300)
+    per_class, val_per_class, test_per_class = (60, 20, 20) if cli.quick else (400, 100, 300)
     teacher_epochs = 1 if cli.quick else cli.teacher_epochs
     curve_epochs = 3 if cli.quick else cli.curve_epochs
     hint_epochs = 0.5 if cli.quick else 1.0
