@@ -199,10 +199,72 @@ def test_chain_saves_checkpoints_with_cards(kd_digits, names, tmp_path):
     )
     assert [r.name for r in results] == ["assistant_1", "student"]
     assert [r.teacher_name for r in results] == ["teacher", "assistant_1"]
-    assert 0.0 <= results[-1].metrics["accuracy"] <= 1.0
+    test = with_model_transform(kd_digits["test"], student.preprocessing)
+    pixels = torch.stack([test[i]["pixel_values"] for i in range(len(test))])
+    labels = torch.tensor(kd_digits["test"]["label"])
+    with torch.no_grad():
+        by_hand = float((student.eval().logits(pixels).argmax(1) == labels).float().mean())
+    assert results[-1].metrics["accuracy"] == pytest.approx(by_hand)
     loaded = load_classifier(tmp_path / "chain" / "student")
     assert loaded.class_names == names
     x = with_model_transform(kd_digits["test"], student.preprocessing)[0]["pixel_values"][None]
     torch.testing.assert_close(loaded.logits(x), student.eval().logits(x))
     card = (tmp_path / "chain" / "student" / "README.md").read_text()
     assert "teacher -> assistant_1 -> student" in card and "accuracy" in card and "hint" in card
+
+
+def _one_batch(trainer, kd_digits, student, teacher, n=8):
+    ds = with_distillation_transform(kd_digits["train"], student.preprocessing, teacher.preprocessing)
+    return trainer.data_collator([ds[i] for i in range(n)])
+
+
+@pytest.mark.parametrize("delta", [0.0, 0.3])
+def test_merit_weights_reach_the_trainer_loss(kd_digits, names, tmp_path, delta):
+    """compute_loss = mean((1 - a_i) CE_i + a_i T^2 KL_i) with a_i = alpha + delta where the teacher is right, alpha -
+    delta where it is wrong, computed here from the teacher's logits without hfnet's loss functions."""
+    import torch.nn.functional as F
+
+    teacher, student = _teacher(names), _student(names)
+    trainer = DistillationTrainer(student, teacher, _args(tmp_path, alpha=0.5, merit_delta=delta, temperature=2.0))
+    batch = _one_batch(trainer, kd_digits, student, teacher)
+    student.train()
+    loss = trainer.compute_loss(student, batch)
+    with torch.no_grad():
+        t_logits = teacher.eval().logits(batch["teacher_pixel_values"])
+        s_logits = student.logits(batch["pixel_values"])
+    correct = t_logits.argmax(1) == batch["labels"]
+    assert 0 < int(correct.sum()) < len(correct)  # the random teacher is right on some samples, wrong on others
+    alpha = torch.where(correct, 0.5 + delta, 0.5 - delta)
+    ce = F.cross_entropy(s_logits, batch["labels"], reduction="none")
+    p_t = F.softmax(t_logits / 2.0, dim=1)
+    kl = (p_t * (p_t.log() - F.log_softmax(s_logits / 2.0, dim=1))).sum(1) * 4.0
+    assert float(loss.detach()) == pytest.approx(float(((1 - alpha) * ce + alpha * kl).mean()), rel=1e-5)
+    assert float(trainer._metrics["train"]["alpha_mean"][-1]) == pytest.approx(float(alpha.mean()), rel=1e-6)
+
+
+def test_each_chain_stage_distills_from_the_previous_model(kd_digits, names, tmp_path, monkeypatch):
+    """Soft targets seen in every training step, against the logits of the model that should be the stage's teacher."""
+    recorded: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = DistillationTrainer.teacher_logits
+
+    def spy(self, inputs):
+        logits = original(self, inputs)
+        recorded.append((inputs["teacher_pixel_values"].detach().clone(), logits.detach().clone()))
+        return logits
+
+    monkeypatch.setattr(DistillationTrainer, "teacher_logits", spy)
+    teacher = _teacher(names)
+    assistant = tiny_resnet(names, image_size=24, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1), seed=3)
+    student = _student(names)
+    results = distill_chain([teacher, assistant, student], kd_digits["train"], _args(tmp_path, max_steps=2))
+    assert [r.teacher_name for r in results] == ["teacher", "assistant_1"]
+    assert len(recorded) == 4  # 2 steps per stage
+    teacher.eval()
+    assistant.eval()  # trained in stage 1, frozen in stage 2: its logits now are those it gave in stage 2
+    with torch.no_grad():
+        for stage, (pixels, logits) in enumerate(recorded):
+            expected, other = (teacher, assistant) if stage < 2 else (assistant, teacher)
+            assert pixels.shape[-1] == expected.preprocessing.image_size[-1]  # the stage teacher's resolution
+            torch.testing.assert_close(logits, expected.logits(pixels), rtol=1e-4, atol=1e-5)
+            other_pixels = convert_pixels(pixels, expected.preprocessing, other.preprocessing)
+            assert not torch.allclose(logits, other.logits(other_pixels), atol=1e-3)

@@ -24,7 +24,7 @@ def _resnet_dir(root, name, class_names, seed):
     for m in clf.model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
-            m.num_batches_tracked.fill_(7 + seed)
+            m.num_batches_tracked.fill_(7 + 100 * seed)  # far apart: an average would not equal a copy
     return clf.save_pretrained(root / name)
 
 
@@ -56,14 +56,23 @@ def test_average_is_the_hand_mean_and_loads_in_transformers(parents, tmp_path):
     for k in a:
         if a[k].is_floating_point():
             torch.testing.assert_close(m[k], 0.25 * a[k] + 0.75 * b[k])
-        else:  # num_batches_tracked is copied, never averaged
-            assert torch.equal(m[k], a[k])
+        else:  # num_batches_tracked is copied from the first model (7), never averaged (0.25 * 7 + 0.75 * 107)
+            assert torch.equal(m[k], a[k]) and int(m[k]) == 7 and m[k].dtype == torch.int64
     assert report.copied_integer_tensors and all("num_batches_tracked" in k for k in report.copied_integer_tensors)
     model = AutoModelForImageClassification.from_pretrained(out)
     torch.testing.assert_close(model.state_dict()["classifier.1.weight"], m["classifier.1.weight"])
     card = (out / "README.md").read_text()
     assert str(parents["a"]) in card and str(parents["b"]) in card and "average" in card and "| 3.0 |" in card
     assert json.loads((out / "hfnet_merge.json").read_text())["weights"] == [1.0, 3.0]
+
+
+def test_integer_buffers_are_copied_from_the_head_model(parents, tmp_path):
+    out = tmp_path / "ints"
+    report = merge_models([parents["a"], parents["b"]], out, head_from=1)
+    m = load_file(out / "model.safetensors")
+    ints = [k for k in m if not m[k].is_floating_point()]
+    assert ints and sorted(ints) == sorted(report.copied_integer_tensors)
+    assert all(int(m[k]) == 107 for k in ints)  # b's value (seed 1), not a's 7 nor a mean
 
 
 def test_head_from_takes_head_and_labels(parents, tmp_path):
@@ -166,3 +175,57 @@ def test_unreachable_hub_id_is_a_clear_error(parents, tmp_path):
     with pytest.raises(HfnetError, match="cannot load 'nobody/no-such-model'"):
         merge_models([parents["a"], "nobody/no-such-model"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_batchnorm_recompute_by_hand(parents, digits_small):
+    """Reset + cumulative average: the first BatchNorm's new statistics are the plain mean over the 64-image batches
+    of each batch's mean and unbiased variance of its input (the stem conv's output, computed here directly)."""
+    from torch.utils.data import DataLoader
+
+    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.merging.batchnorm import recompute_batchnorm
+
+    clf = load_classifier(parents["a"])
+    clf.eval()
+    norms = [m for m in clf.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    norms[-1].train()  # a submodule in its own mode must come back in it
+    assert all(int(m.num_batches_tracked) == 7 for m in norms)
+    data = digits_small["train"]  # 200 images -> batches of 64, 64, 64, 8
+    assert recompute_batchnorm(clf, data, batch_size=64, max_samples=None) == len(norms)
+
+    conv = clf.model.resnet.embedder.embedder.convolution
+    bn = clf.model.resnet.embedder.embedder.normalization
+    means, variances = [], []
+    with torch.no_grad():
+        for batch in DataLoader(with_model_transform(data, clf.preprocessing), batch_size=64, collate_fn=collate_fn):
+            x = conv(batch["pixel_values"]).double()
+            means.append(x.mean(dim=(0, 2, 3)))
+            variances.append(x.var(dim=(0, 2, 3), unbiased=True))
+    assert len(means) == 4
+    torch.testing.assert_close(bn.running_mean.double(), torch.stack(means).mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_var.double(), torch.stack(variances).mean(0), rtol=1e-4, atol=1e-5)
+    assert all(int(m.num_batches_tracked) == 4 for m in norms)  # reset, then one per batch
+    assert all(m.momentum == 0.1 for m in norms)  # momentum restored
+    assert not clf.training and all(not m.training for m in norms[:-1]) and norms[-1].training  # modes restored
+
+
+def test_ties_whole_model_trim_through_merge_models(parents, tmp_path):
+    out = tmp_path / "ties_model"
+    report = merge_models(
+        [parents["b"], parents["b"]], out, method="ties", base=parents["a"], weights=[0.5, 0.5],
+        options={"density": 0.3, "trim": "model"},
+    )  # fmt: skip
+    a, b, m = (load_file(p / "model.safetensors") for p in (parents["a"], parents["b"], out))
+    floats = [k for k in a if a[k].is_floating_point()]
+    magnitudes = torch.cat([(b[k] - a[k]).abs().flatten() for k in floats])
+    threshold = magnitudes.kthvalue(magnitudes.numel() - round(0.3 * magnitudes.numel())).values
+    assert report.options["trim_thresholds"] == [pytest.approx(float(threshold))] * 2
+    kept = 0
+    for k in floats:
+        tau = b[k] - a[k]
+        keep = tau.abs() > threshold
+        kept += int(keep.sum())
+        torch.testing.assert_close(m[k], torch.where(keep, b[k], a[k]))
+    assert kept == round(0.3 * magnitudes.numel())  # 30% of the whole task vector, unevenly spread over tensors
+    per_layer = [float(((b[k] - a[k]).abs() > threshold).float().mean()) for k in floats if b[k].numel() > 100]
+    assert max(per_layer) - min(per_layer) > 0.1

@@ -7,6 +7,7 @@ import copy
 
 import pytest
 import torch
+from transformers import TrainerCallback
 
 from hfnet.errors import HfnetError
 from hfnet.pruning import MaskCallback, apply_masks, global_masks, magnitude_scores, prunable_parameters
@@ -40,30 +41,123 @@ def _train(clf, data, tmp_path, callbacks, **overrides):
     return train_classifier(clf, data, output_dir=args.output_dir, args=args, callbacks=callbacks)
 
 
-def test_zeros_survive_trainer_steps_with_grad_accumulation(tiny_vit_classifier, digits_small, tmp_path):
-    clf, masks = _pruned(tiny_vit_classifier)
-    before = {n: p.detach().clone() for n, p in clf.model.named_parameters()}
-    trainer = _train(clf, digits_small["train"], tmp_path, [MaskCallback(clf, masks)])
-    assert trainer.state.global_step == 4
-    params = dict(clf.model.named_parameters())
-    for name, mask in masks.items():
-        assert torch.count_nonzero(params[name].detach()[~mask]) == 0, name
-        assert not torch.equal(params[name].detach()[mask], before[name][mask]), name  # kept weights trained
-    assert not torch.equal(params["classifier.weight"], before["classifier.weight"])
-    # the optimizer state of pruned weights stays zero too (gradients are masked before every step)
-    state = trainer.optimizer.state[params[next(iter(masks))]]
-    assert torch.count_nonzero(state["exp_avg"][~masks[next(iter(masks))]]) == 0
+class _Watch(TrainerCallback):
+    """Observes the mask invariant while training runs, independently of :class:`MaskCallback`.
+
+    - a forward pre-hook on the model: every training forward pass (every micro-batch of an accumulation) must see
+      the masked weights at exactly zero;
+    - at every step end, the optimizer's per-weight state (SGD momentum, Adam moments) of masked entries must be zero,
+      so no pruned weight can be revived by the optimizer later.
+    """
+
+    def __init__(self, clf, masks) -> None:
+        params = dict(clf.model.named_parameters())
+        self.pairs = [(n, params[n], m) for n, m in masks.items()]
+        self.forwards = self.steps = 0
+        self.violations: list[str] = []
+        self.handle = clf.model.register_forward_pre_hook(self._check_weights)
+
+    def _check_weights(self, module, args) -> None:
+        if not module.training:
+            return
+        self.forwards += 1
+        for name, p, mask in self.pairs:
+            if torch.count_nonzero(p.detach()[~mask]):
+                self.violations.append(f"forward {self.forwards}: {name} has non-zero masked weights")
+
+    def on_step_end(self, args, state, control, optimizer=None, **kwargs):
+        self.steps += 1
+        for name, p, mask in self.pairs:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and torch.count_nonzero(value[~mask]):
+                    self.violations.append(f"step {self.steps}: optimizer state {key} of {name} non-zero")
 
 
-def test_zeros_survive_bf16_mixed_precision(tiny_timm_classifier, digits_small, tmp_path):
-    clf, masks = _pruned(tiny_timm_classifier)
+def _train_watched(clf, masks, data, tmp_path, *, optimizer=None, steps=4, accumulation=2, **overrides):
+    from transformers import Trainer
+
+    from hfnet.data import collate_fn
+    from hfnet.training import prepare_datasets
+
+    args = default_training_arguments(
+        str(tmp_path / "run"), max_steps=steps, batch_size=8, learning_rate=1e-2,
+        gradient_accumulation_steps=accumulation, weight_decay=0.1, disable_tqdm=True, logging_steps=100, **overrides,
+    )  # fmt: skip
+    watch = _Watch(clf, masks)
+    train_ds, _ = prepare_datasets(clf, data, None)
+    trainer = Trainer(
+        model=clf, args=args, train_dataset=train_ds, data_collator=collate_fn,
+        callbacks=[MaskCallback(clf, masks), watch], optimizers=(optimizer, None),
+    )  # fmt: skip
+    try:
+        trainer.train()
+    finally:
+        watch.handle.remove()
+    return trainer, watch
+
+
+def _sgd_momentum(clf):
+    return torch.optim.SGD(clf.parameters(), lr=0.05, momentum=0.9, weight_decay=0.1)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["adamw + weight decay + accumulation", "sgd momentum + weight decay + accumulation", "adamw + bf16 autocast"],
+)
+def test_masked_weights_stay_zero_at_every_step(
+    tiny_vit_classifier, tiny_timm_classifier, digits_small, tmp_path, case
+):
+    base = tiny_timm_classifier if "bf16" in case else tiny_vit_classifier
+    clf, masks = _pruned(base)
     before = {n: p.detach().clone() for n, p in clf.model.named_parameters()}
-    _train(clf, digits_small["train"], tmp_path, [MaskCallback(clf, masks)], bf16=True, use_cpu=True)
+    extra = dict(bf16=True, use_cpu=True) if "bf16" in case else {}
+    optimizer = _sgd_momentum(clf) if "sgd" in case else None
+    trainer, watch = _train_watched(clf, masks, digits_small["train"], tmp_path, optimizer=optimizer, **extra)
+    assert trainer.state.global_step == 4 and watch.steps == 4
+    assert watch.forwards == 4 * 2  # every micro-batch's forward was checked
+    assert watch.violations == []
     params = dict(clf.model.named_parameters())
     for name, mask in masks.items():
         assert params[name].dtype == torch.float32  # master weights stay fp32 under autocast
-        assert torch.count_nonzero(params[name].detach()[~mask]) == 0, name
-        assert not torch.equal(params[name].detach()[mask], before[name][mask]), name
+        assert not torch.equal(params[name].detach()[mask], before[name][mask]), name  # kept weights trained
+    assert not torch.equal(params[clf.head_name + ".weight"], before[clf.head_name + ".weight"])
+    state = trainer.optimizer.state[params[next(iter(masks))]]
+    assert set(state) & {"exp_avg", "momentum_buffer"}  # the state the watch inspected exists
+
+
+def test_the_watch_sees_a_callback_that_stops_rezeroing(tiny_vit_classifier, digits_small, tmp_path):
+    """The same watch on a callback that only zeroes at the end of training (what an after-the-fact test sees)."""
+
+    class _AtEndOnly(MaskCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            pass
+
+        def on_optimizer_step(self, args, state, control, **kwargs):
+            pass
+
+        def on_step_end(self, args, state, control, **kwargs):
+            pass
+
+    clf, masks = _pruned(tiny_vit_classifier)
+    from transformers import Trainer
+
+    from hfnet.data import collate_fn
+    from hfnet.training import prepare_datasets
+
+    args = default_training_arguments(
+        str(tmp_path / "run"), max_steps=3, batch_size=8, learning_rate=1e-2, disable_tqdm=True, logging_steps=100
+    )
+    watch = _Watch(clf, masks)
+    train_ds, _ = prepare_datasets(clf, digits_small["train"], None)
+    Trainer(
+        model=clf, args=args, train_dataset=train_ds, data_collator=collate_fn,
+        callbacks=[_AtEndOnly(clf, masks), watch], optimizers=(_sgd_momentum(clf), None),
+    ).train()  # fmt: skip
+    watch.handle.remove()
+    params = dict(clf.model.named_parameters())
+    assert all(torch.count_nonzero(params[n].detach()[~m]) == 0 for n, m in masks.items())  # zero after the fact
+    assert any("forward" in v for v in watch.violations)  # but not while training ran
+    assert any("momentum_buffer" in v for v in watch.violations)
 
 
 def test_without_the_callback_zeros_come_back(tiny_vit_classifier, digits_small, tmp_path):

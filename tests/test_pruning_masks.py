@@ -45,6 +45,8 @@ def test_layerwise_masks_exact_count_per_layer(sparsity):
     masks = layerwise_masks(scores, sparsity)
     for n, m in masks.items():
         assert int((~m).sum()) == round(sparsity * scores[n].numel())
+        # within every tensor the kept weights are the highest-scoring ones
+        assert scores[n][m].min() >= scores[n][~m].max(), n
     assert make_masks(scores, sparsity, "layer").keys() == masks.keys()
 
 
@@ -73,3 +75,11 @@ def test_mask_hash_tells_masks_apart():
     a = global_masks(_scores(0), 0.5)
     assert mask_hash(a) == mask_hash(global_masks(_scores(0), 0.5))
     assert mask_hash(a) != mask_hash(global_masks(_scores(1), 0.5))
+
+
+def test_layerwise_masks_keep_the_top_scores_of_each_tensor_by_hand():
+    scores = {"w": torch.tensor([[0.3, -2.0, 5.0], [1.0, 0.0, 4.0]]), "v": torch.tensor([9.0, 1.0, 3.0, 2.0])}
+    masks = layerwise_masks(scores, 0.5)
+    assert masks["w"].tolist() == [[False, False, True], [True, False, True]]
+    assert masks["v"].tolist() == [True, False, True, False]
+    assert torch.equal(make_masks(scores, 0.5, "layer")["w"], masks["w"])

@@ -191,3 +191,113 @@ def test_bad_inputs(vit, batches):
         snip_scores(vit, [])
     with pytest.raises(HfnetError, match="needs calibration batches"):
         compute_scores("snip", vit, None)
+
+
+# ---------------------------------------------------------------------- ReFer against features hfnet does not hook
+def _independent_abs_grad_times_weight(weights: dict[str, torch.Tensor], objective) -> dict[str, torch.Tensor]:
+    grads = torch.autograd.grad(objective, list(weights.values()))
+    return {n: (g * w).abs().detach() for (n, w), g in zip(weights.items(), grads)}
+
+
+@pytest.fixture(scope="module")
+def hf_vit():
+    """A plain transformers ViTForImageClassification (its own layer naming, output_hidden_states)."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from hfnet.hub import HubClassifier
+
+    torch.manual_seed(0)
+    config = ViTConfig(
+        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        num_labels=10, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    )  # fmt: skip
+    return HubClassifier.from_model(ViTForImageClassification(config).eval(), class_names=DIGITS)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean", "tokens"])
+def test_refer_matches_output_hidden_states_of_a_transformers_vit(hf_vit, pooling):
+    """The reference reads each layer's output from ``output_hidden_states`` (no hfnet hook) and pools it itself."""
+    gen = torch.Generator().manual_seed(1)
+    pixels = torch.randn(12, 3, 32, 32, generator=gen)
+    labels = torch.randint(0, 10, (12,), generator=gen)
+    batches = [{"pixel_values": pixels[i : i + 4], "labels": labels[i : i + 4]} for i in (0, 4, 8)]
+    scores = refer_scores(hf_vit, batches, token_pooling=pooling)
+
+    model = hf_vit.model
+    weights = {
+        f"vit.layers.{i}.{name}.weight": module.weight
+        for i, layer in enumerate(model.vit.layers)
+        for name, module in layer.named_modules()
+        if isinstance(module, nn.Linear)
+    }
+    assert set(weights) == set(scores)  # q, k, v, attention output, intermediate, output of every layer
+    hidden = model(pixel_values=pixels, output_hidden_states=True).hidden_states[1:]  # one per layer output
+    assert len(hidden) == 2 and hidden[0].shape == (12, 17, 32)
+    pooled = {
+        "cls": [h[:, 0] for h in hidden],
+        "mean": [h.mean(dim=1) for h in hidden],
+        "tokens": [h.reshape(-1, 32) for h in hidden],
+    }[pooling]
+    objective = sum(torch.linalg.svdvals(f).mean() for f in pooled)
+    _close(scores, _independent_abs_grad_times_weight(weights, objective), rtol=1e-3)
+
+
+def _timm_resnet_stages(model, pixels):
+    x = model.maxpool(model.act1(model.bn1(model.conv1(pixels))))
+    out = []
+    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
+        x = stage(x)
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("pooling", ["tokens", "mean"])
+def test_refer_on_a_cnn_counts_rows_per_stage(tiny_timm_resnet_dir, pooling):
+    """timm ResNet, 2 calibration images in 2 batches: with "tokens" every stage has its own number of rows
+    (2 x 40x40 ... 2 x 5x5; the last stage has 50 rows for 96 channels, so 50 singular values, not 96)."""
+    from hfnet.hub import load_classifier
+
+    clf = load_classifier(tiny_timm_resnet_dir).eval()
+    model = clf.model
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randn(2, 3, 160, 160, generator=gen)
+    labels = torch.tensor([3, 7])
+    batches = [{"pixel_values": pixels[i : i + 1], "labels": labels[i : i + 1]} for i in (0, 1)]
+    scores = refer_scores(clf, batches, token_pooling=pooling)
+
+    weights = {
+        f"layer{i}.{name}.weight": module.weight
+        for i, stage in enumerate((model.layer1, model.layer2, model.layer3, model.layer4), start=1)
+        for name, module in stage.named_modules()
+        if isinstance(module, nn.Conv2d)
+    }
+    assert set(weights) == set(scores)
+    stages = _timm_resnet_stages(model, pixels)
+    if pooling == "tokens":
+        feats = [s.permute(0, 2, 3, 1).reshape(-1, s.shape[1]) for s in stages]
+        assert [f.shape[0] for f in feats] == [3200, 800, 200, 50] and feats[-1].shape[1] == 96
+    else:
+        feats = [s.mean(dim=(2, 3)) for s in stages]
+    objective = sum(torch.linalg.svdvals(f.double()).mean() for f in feats)
+    _close(scores, _independent_abs_grad_times_weight(weights, objective), rtol=1e-3)
+
+
+def test_objectives_are_pure_functions():
+    from hfnet.pruning.scores import _svd_directions, refer_batch_objective, refer_union_objective, snip_objective
+
+    gen = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(6, 4, generator=gen), torch.tensor([0, 1, 2, 3, 0, 1])
+    expected = nn.functional.cross_entropy(logits, labels, reduction="sum") / 12
+    assert torch.allclose(snip_objective(logits, labels, [], num_samples=12), expected)
+    f1 = torch.randn(6, 5, generator=gen, requires_grad=True)
+    f2 = torch.randn(3, 8, generator=gen, requires_grad=True)  # fewer rows than columns: 3 singular values
+    literal = torch.linalg.svdvals(f1).mean() + torch.linalg.svdvals(f2).mean()
+    assert torch.allclose(refer_batch_objective(logits, labels, [f1, f2]), literal)
+    # the union objective's gradient is the gradient of the mean singular values (its value is not)
+    grams = [(f.detach().T @ f.detach()).double() for f in (f1, f2)]
+    mats, total = _svd_directions(grams, [6, 3])
+    assert total == pytest.approx(float(literal.detach()), rel=1e-6)
+    g_union = torch.autograd.grad(refer_union_objective(logits, labels, [f1, f2], directions=mats), [f1, f2])
+    g_literal = torch.autograd.grad(literal, [f1, f2])
+    for a, b in zip(g_union, g_literal):
+        assert torch.allclose(a, b, atol=1e-5)

@@ -19,16 +19,8 @@ from accelerate import PartialState
 
 from hfnet.distillation.config import DistillationConfig, parse_hint
 from hfnet.distillation.data import with_distillation_transform
-from hfnet.distillation.hint import (
-    HintRegressor,
-    HintStudent,
-    as_feature_map,
-    capture_outputs,
-    check_layer,
-    probe_features,
-)
-from hfnet.distillation.losses import hint_loss
-from hfnet.distillation.trainer import DistillationTrainer, check_same_classes, convert_pixels
+from hfnet.distillation.hint import check_layer, run_hint_stage
+from hfnet.distillation.trainer import DistillationTrainer, check_same_classes
 from hfnet.errors import HfnetError
 from hfnet.hub import HubClassifier, ModelCardInfo
 
@@ -51,78 +43,6 @@ class StageResult:
 
 def _num_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def _first_batch(dataset: Any, size: int) -> torch.Tensor:
-    from hfnet.data import collate_fn
-
-    n = min(size, len(dataset))
-    return collate_fn([dataset[i] for i in range(n)])["pixel_values"]
-
-
-def run_hint_stage(
-    student: HubClassifier,
-    teacher: HubClassifier,
-    train_dataset: Any,
-    args: DistillationConfig,
-    hint: str | tuple[str, str],
-) -> DistillationTrainer:
-    """FitNets stage 1: train the student up to ``student_layer`` (plus a regressor) to predict ``teacher_layer``.
-
-    Parameters that do not reach the hint layer are frozen for the stage (and restored after), so the head and later
-    blocks stay untouched and DDP sees no unused parameters. ``train_dataset`` is transformed for the student
-    (``pixel_values``; ``teacher_pixel_values`` optional).
-    """
-    student_layer, teacher_layer = parse_hint(hint) if isinstance(hint, str) else hint
-    check_layer(student, student_layer, "student")
-    check_layer(teacher, teacher_layer, "teacher")
-    check_same_classes(student, teacher)
-    teacher.eval().requires_grad_(False)
-    batch = _first_batch(train_dataset, 2).to(student.device)
-    s_feat = probe_features(student, student_layer, batch, "student")
-    t_batch = convert_pixels(batch, student.preprocessing, teacher.preprocessing).to(teacher.device)
-    t_feat = probe_features(teacher, teacher_layer, t_batch, "teacher")
-    regressor = HintRegressor.for_features(s_feat, t_feat).to(student.device)
-    wrapped = HintStudent(student, regressor, student_layer)
-
-    # find which student parameters feed the hint layer: one backward of the hint loss
-    was_training = student.training
-    student.eval()
-    with capture_outputs(teacher, [teacher_layer], "teacher") as captured, torch.no_grad():
-        teacher(t_batch)
-    probe = hint_loss(wrapped(batch)["hint"], as_feature_map(captured[teacher_layer]))
-    probe.backward()
-    student.train(was_training)
-    flags = {n: p.requires_grad for n, p in student.named_parameters()}
-    for _, p in student.named_parameters():
-        if p.grad is None:
-            p.requires_grad_(False)
-        p.grad = None
-    for p in regressor.parameters():
-        p.grad = None
-    trainable = sum(p.numel() for p in student.parameters() if p.requires_grad)
-    logger.info("hint stage %s -> %s: training %d student parameters", student_layer, teacher_layer, trainable)
-
-    overrides: dict[str, Any] = {
-        "num_train_epochs": args.hint_epochs,
-        "max_steps": args.hint_max_steps,
-        "output_dir": os.path.join(args.output_dir or ".", "hint_stage"),
-        "cache_teacher_logits": False,
-        "eval_strategy": "no",
-        "load_best_model_at_end": False,
-    }
-    if args.hint_learning_rate is not None:
-        overrides["learning_rate"] = args.hint_learning_rate
-    hint_args = dataclasses.replace(args, **overrides)
-    trainer = DistillationTrainer(
-        wrapped, teacher, hint_args, train_dataset=train_dataset, stage="hint", teacher_layer=teacher_layer
-    )
-    try:
-        trainer.train()
-    finally:
-        for n, p in student.named_parameters():
-            p.requires_grad_(flags[n])
-    return trainer
 
 
 def distill(

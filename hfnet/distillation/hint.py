@@ -1,29 +1,43 @@
-"""FitNets hint stage pieces: capture a named layer's output and regress student features onto teacher features.
+"""The FitNets hint stage, all of it: capture a named layer's output, regress student features onto teacher features,
+train the student up to its hint layer (:class:`HintTrainer`, :func:`run_hint_stage`).
 
 Romero et al. 2014, "FitNets: Hints for Thin Deep Nets", https://arxiv.org/abs/1412.6550. Stage 1 trains the student
-up to its hint layer (plus the regressor) on :func:`hfnet.distillation.losses.hint_loss`; stage 2 runs KD.
+up to its hint layer (plus the regressor) on :func:`hfnet.distillation.losses.hint_loss`; stage 2 runs KD
+(:func:`hfnet.distillation.chain.distill` calls :func:`run_hint_stage` first when ``args.hint`` is set).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hfnet._modelstate import eval_mode
+from hfnet.distillation.config import DistillationConfig, parse_hint
+from hfnet.distillation.losses import hint_loss
+from hfnet.distillation.trainer import DistillationTrainer, check_same_classes, convert_pixels
 from hfnet.errors import HfnetError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "HintRegressor",
     "HintStudent",
+    "HintTrainer",
     "as_feature_map",
     "capture_outputs",
     "check_layer",
     "layer_names",
     "probe_features",
+    "run_hint_stage",
 ]
 
 
@@ -147,12 +161,121 @@ class HintStudent(nn.Module):
 
 @torch.no_grad()
 def probe_features(model: nn.Module, layer: str, pixel_values: Tensor, role: str = "") -> Tensor:
-    """Output of ``layer`` for one batch (used to size the regressor)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_outputs(model, [layer], role) as captured:
-            model(pixel_values)
-    finally:
-        model.train(was_training)
+    """Output of ``layer`` for one batch in eval mode (used to size the regressor); the model's modes are restored."""
+    with eval_mode(model), capture_outputs(model, [layer], role) as captured:
+        model(pixel_values)
     return captured[layer]
+
+
+class HintTrainer(DistillationTrainer):
+    """FitNets stage 1 as a ``Trainer``: ``model`` is a :class:`HintStudent`, the loss is
+    :func:`~hfnet.distillation.losses.hint_loss` between its regressed hint feature and the frozen teacher's
+    ``teacher_layer`` output (logged as ``loss_hint``). Teacher placement, preprocessing and logging are
+    :class:`~hfnet.distillation.trainer.DistillationTrainer`'s; the teacher-logit cache does not apply.
+    """
+
+    def __init__(
+        self,
+        model: HintStudent,
+        teacher: nn.Module,
+        args: DistillationConfig,
+        train_dataset: Any = None,
+        *,
+        teacher_layer: str,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(model, HintStudent):
+            raise HfnetError("the hint stage trains a HintStudent (student + regressor); see run_hint_stage")
+        if args.cache_teacher_logits:
+            raise HfnetError("the hint stage regresses teacher features, not logits: turn cache_teacher_logits off")
+        check_layer(teacher, teacher_layer, "teacher")
+        super().__init__(model, teacher, args, train_dataset=train_dataset, **kwargs)
+        self.teacher_layer = teacher_layer
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Tensor | int | None = None,
+    ) -> Tensor | tuple[Tensor, Any]:
+        if not model.training:  # the stage has no evaluation loss of its own
+            outputs = model(pixel_values=inputs["pixel_values"])
+            loss = torch.zeros((), device=inputs["pixel_values"].device)
+            return (loss, outputs) if return_outputs else loss
+        outputs = model(pixel_values=inputs["pixel_values"])
+        with torch.no_grad(), capture_outputs(self.teacher, [self.teacher_layer], "teacher") as captured:
+            self.teacher.eval()
+            self.teacher(pixel_values=self._teacher_pixels(inputs))
+        loss = hint_loss(outputs["hint"], as_feature_map(captured[self.teacher_layer]))
+        self._metrics["train"]["loss_hint"].append(loss.detach())
+        return (loss, outputs) if return_outputs else loss
+
+
+def _first_batch(dataset: Any, size: int) -> Tensor:
+    from hfnet.data import collate_fn
+
+    n = min(size, len(dataset))
+    return collate_fn([dataset[i] for i in range(n)])["pixel_values"]
+
+
+def run_hint_stage(
+    student: nn.Module,
+    teacher: nn.Module,
+    train_dataset: Any,
+    args: DistillationConfig,
+    hint: str | tuple[str, str],
+) -> HintTrainer:
+    """FitNets stage 1: train the student up to ``student_layer`` (plus a regressor) to predict ``teacher_layer``.
+
+    Parameters that do not reach the hint layer are frozen for the stage (and restored after, also on error), so the
+    head and later blocks stay untouched and DDP sees no unused parameters. ``train_dataset`` is transformed for the
+    student (``pixel_values``; ``teacher_pixel_values`` optional). The stage runs ``args.hint_epochs`` (or
+    ``args.hint_max_steps``) at ``args.hint_learning_rate`` (default ``args.learning_rate``).
+    """
+    student_layer, teacher_layer = parse_hint(hint) if isinstance(hint, str) else hint
+    check_layer(student, student_layer, "student")
+    check_layer(teacher, teacher_layer, "teacher")
+    check_same_classes(student, teacher)
+    teacher.eval().requires_grad_(False)
+    batch = _first_batch(train_dataset, 2).to(student.device)
+    s_feat = probe_features(student, student_layer, batch, "student")
+    t_batch = convert_pixels(batch, student.preprocessing, teacher.preprocessing).to(teacher.device)
+    t_feat = probe_features(teacher, teacher_layer, t_batch, "teacher")
+    regressor = HintRegressor.for_features(s_feat, t_feat).to(student.device)
+    wrapped = HintStudent(student, regressor, student_layer)
+
+    # find which student parameters feed the hint layer: one backward of the hint loss (eval mode: no BN updates)
+    with eval_mode(student):
+        with capture_outputs(teacher, [teacher_layer], "teacher") as captured, torch.no_grad():
+            teacher(t_batch)
+        hint_loss(wrapped(batch)["hint"], as_feature_map(captured[teacher_layer])).backward()
+    flags = {n: p.requires_grad for n, p in student.named_parameters()}
+    try:
+        for _, p in student.named_parameters():
+            if p.grad is None:
+                p.requires_grad_(False)
+            p.grad = None
+        for p in regressor.parameters():
+            p.grad = None
+        trainable = sum(p.numel() for p in student.parameters() if p.requires_grad)
+        logger.info("hint stage %s -> %s: training %d student parameters", student_layer, teacher_layer, trainable)
+
+        overrides: dict[str, Any] = {
+            "num_train_epochs": args.hint_epochs,
+            "max_steps": args.hint_max_steps,
+            "output_dir": os.path.join(args.output_dir or ".", "hint_stage"),
+            "cache_teacher_logits": False,
+            "eval_strategy": "no",
+            "load_best_model_at_end": False,
+        }
+        if args.hint_learning_rate is not None:
+            overrides["learning_rate"] = args.hint_learning_rate
+        trainer = HintTrainer(
+            wrapped, teacher, dataclasses.replace(args, **overrides), train_dataset, teacher_layer=teacher_layer
+        )
+        trainer.train()
+    finally:
+        for n, p in student.named_parameters():
+            p.requires_grad_(flags[n])
+    return trainer

@@ -1,14 +1,15 @@
 """``DistillationTrainer``: a HF ``Trainer`` whose loss is knowledge distillation from a frozen teacher.
 
-KD (Hinton et al. 2015), merit-based per-sample weights (seed 004) and the FitNets hint stage (Romero et al. 2014)
-all run through :meth:`DistillationTrainer.compute_loss`; the math is in :mod:`hfnet.distillation.losses`.
+KD (Hinton et al. 2015) and merit-based per-sample weights (seed 004) run through
+:meth:`DistillationTrainer.compute_loss`; the math is in :mod:`hfnet.distillation.losses`. The FitNets hint stage
+(Romero et al. 2014) is a subclass in :mod:`hfnet.distillation.hint`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +17,7 @@ from torch import Tensor, nn
 from transformers import Trainer
 
 from hfnet.distillation.config import DistillationConfig
-from hfnet.distillation.hint import HintStudent, as_feature_map, capture_outputs, check_layer
-from hfnet.distillation.losses import hint_loss, kd_loss_terms, merit_weights
+from hfnet.distillation.losses import kd_loss_terms, merit_weights
 from hfnet.errors import HfnetError
 from hfnet.hub import HubClassifier, Preprocessing
 
@@ -78,8 +78,9 @@ def convert_pixels(pixel_values: Tensor, source: Preprocessing, target: Preproce
 def _classifier(model: nn.Module) -> HubClassifier:
     if isinstance(model, HubClassifier):
         return model
-    if isinstance(model, HintStudent) and isinstance(model.student, HubClassifier):
-        return model.student
+    inner = getattr(model, "student", None)  # a HintStudent (student + regressor)
+    if isinstance(inner, HubClassifier):
+        return inner
     return HubClassifier.from_model(model)
 
 
@@ -120,9 +121,9 @@ class DistillationTrainer(Trainer):
       :func:`hfnet.distillation.data.with_distillation_transform`); otherwise the student's ``pixel_values`` are
       converted to the teacher's resolution and normalisation on the fly (:func:`convert_pixels`).
     - ``args.cache_teacher_logits`` runs the teacher once over the training set (refused for random augmentation).
-    - ``stage="hint"``: ``model`` is a :class:`~hfnet.distillation.hint.HintStudent` and the loss is the FitNets
-      hint loss against the teacher's ``teacher_layer`` output.
-    - Logged terms: ``loss_hard``, ``loss_soft``, ``alpha_mean`` (KD) or ``loss_hint`` (hint stage).
+    - ``args.merit_delta > 0``: per-sample soft-loss weights from :func:`~hfnet.distillation.losses.merit_weights`.
+    - Logged terms: ``loss_hard``, ``loss_soft``, ``alpha_mean``. The hint stage is
+      :class:`hfnet.distillation.hint.HintTrainer`.
     """
 
     # compute_loss returns a per-batch mean; the Trainer divides it by the accumulation steps
@@ -136,22 +137,13 @@ class DistillationTrainer(Trainer):
         train_dataset: Any = None,
         eval_dataset: Any = None,
         data_collator: Any = None,
-        *,
-        stage: Literal["kd", "hint"] = "kd",
-        teacher_layer: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(args, DistillationConfig):
             raise HfnetError("DistillationTrainer needs a DistillationConfig (TrainingArguments plus KD settings)")
-        if stage not in ("kd", "hint"):
-            raise HfnetError(f"stage must be 'kd' or 'hint', got {stage!r}")
-        if stage == "hint" and (not isinstance(model, HintStudent) or teacher_layer is None):
-            raise HfnetError("the hint stage needs a HintStudent model and teacher_layer (see distill_with_hint)")
         teacher = teacher if isinstance(teacher, HubClassifier) else HubClassifier.from_model(teacher)
         student = _classifier(model)
         check_same_classes(student, teacher)
-        if teacher_layer is not None:
-            check_layer(teacher, teacher_layer, "teacher")
         if data_collator is None:
             from hfnet.data import collate_fn
 
@@ -164,8 +156,6 @@ class DistillationTrainer(Trainer):
             data_collator=_Collator(data_collator),
             **kwargs,
         )
-        self.stage = stage
-        self.teacher_layer = teacher_layer
         self.student_preprocessing = student.preprocessing
         self.teacher_preprocessing = teacher.preprocessing
         teacher.eval().requires_grad_(False)
@@ -211,7 +201,7 @@ class DistillationTrainer(Trainer):
         self.train_dataset = _WithTeacherLogits(dataset, logits)
 
     def get_train_dataloader(self):
-        if self.args.cache_teacher_logits and self.stage == "kd" and not self._cache_built:
+        if self.args.cache_teacher_logits and not self._cache_built:
             self._build_teacher_cache()
             self._cache_built = True
         return super().get_train_dataloader()
@@ -228,17 +218,8 @@ class DistillationTrainer(Trainer):
         if not model.training:
             # evaluation measures the student alone: the teacher is not run
             outputs = model(pixel_values=inputs["pixel_values"], labels=labels)
-            loss = outputs["loss"] if self.stage == "kd" else torch.zeros((), device=labels.device)
+            loss = outputs["loss"]
             return (loss, outputs) if return_outputs else loss
-        if self.stage == "hint":
-            outputs = model(pixel_values=inputs["pixel_values"])
-            with torch.no_grad(), capture_outputs(self.teacher, [self.teacher_layer], "teacher") as captured:
-                self.teacher.eval()
-                self.teacher(pixel_values=self._teacher_pixels(inputs))
-            loss = hint_loss(outputs["hint"], as_feature_map(captured[self.teacher_layer]))
-            self._metrics["train"]["loss_hint"].append(loss.detach())
-            return (loss, outputs) if return_outputs else loss
-
         outputs = model(pixel_values=inputs["pixel_values"])
         teacher_logits = self.teacher_logits(inputs)
         alpha: float | Tensor = self.args.alpha

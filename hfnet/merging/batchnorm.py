@@ -12,6 +12,7 @@ import logging
 import torch
 from torch import nn
 
+from hfnet._modelstate import train_mode
 from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,10 @@ def recompute_batchnorm(
     classifier: nn.Module, dataset, *, batch_size: int = 64, max_samples: int | None = 1024
 ) -> int:
     """Reset every BatchNorm layer's running statistics and re-estimate them on ``dataset``.
+
+    The new statistics are the plain average over the batches (PyTorch's ``momentum=None`` cumulative average) of
+    each batch's mean and unbiased variance, ``num_batches_tracked`` the number of batches. Dropout and the other
+    layers run in training mode during the pass; every module's mode and every BatchNorm momentum is restored after.
 
     Args:
         classifier: a :class:`hfnet.HubClassifier` (or any module taking ``pixel_values``).
@@ -49,14 +54,12 @@ def recompute_batchnorm(
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over all batches
-    was_training = classifier.training
-    classifier.train()
     try:
-        for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn):
-            classifier(batch["pixel_values"])
+        with train_mode(classifier):
+            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn):
+                classifier(batch["pixel_values"])
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
-        classifier.train(was_training)
     logger.info("recomputed the statistics of %d BatchNorm layers on %d images", len(norms), len(dataset))
     return len(norms)

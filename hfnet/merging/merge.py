@@ -221,6 +221,36 @@ def _write_card(
     atomic_write_text(folder / "README.md", render_model_card(info, library=library, folder_name=folder_name))
 
 
+def _call(merge_method, tensors: list[Tensor], weights, base: Tensor | None, options: dict[str, Any]) -> Tensor:
+    if "thresholds" in options:  # computed by merge_models, not a user option
+        return merge_method.fn(tensors, base, weights, **options)
+    return merge_method(tensors, weights, base, **options)
+
+
+def _ties_model_thresholds(
+    read, base_handle, keys: list[str], num_models: int, density: float, head_tensors: list[str], take_head: bool
+) -> list[float]:
+    """TIES ``trim="model"``: per model, the trim threshold over its whole task vector (the merged tensors).
+
+    One model's task vector is held at a time (a streaming pass per model before the merge pass).
+    """
+    from hfnet.merging.ties import model_trim_threshold
+
+    thresholds = []
+    for i in range(num_models):
+        taus = []
+        for key in keys:
+            if key in head_tensors and take_head:
+                continue
+            t = read(i, key)
+            if not t.is_floating_point():
+                continue
+            taus.append(t.to(torch.float32) - base_handle.get_tensor(key).to(torch.float32))
+        thresholds.append(model_trim_threshold(taus, density))
+        del taus
+    return thresholds
+
+
 def merge_models(
     models: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -256,7 +286,8 @@ def merge_models(
             their shapes agree, config from the first model.
         reinit_head: re-initialise the head (normal, std 0.01; zero bias) in the shape of ``head_from``'s head.
         align: permute every model onto the first one by weight matching (Git Re-Basin) before merging.
-        options: extra method options (``density``, ``scale``, ``t``).
+        options: extra method options (``density``, ``scale``, ``trim`` for TIES: ``"tensor"`` or ``"model"``;
+            ``t``, ``norm`` for SLERP).
         batchnorm_dataset: recompute BatchNorm statistics on these images after merging (raw or transformed).
         batchnorm_samples: at most this many images for the recomputation.
         seed: seed for the re-initialised head and for weight matching's visiting order.
@@ -396,6 +427,14 @@ def merge_models(
                 t = permute_tensor(key, t, spec, perms[i])
             return t
 
+        # ------------------------------------------------------------------ TIES whole-model trim thresholds
+        method_options = dict(options)
+        if method == "ties" and options.get("trim") == "model":
+            method_options["thresholds"] = _ties_model_thresholds(
+                read, base_handle, ref_names, len(sources), options.get("density", 0.2), head_tensors, take_head
+            )
+            report.options = {**options, "trim_thresholds": list(method_options["thresholds"])}
+
         # ------------------------------------------------------------------ stream
         merged: dict[str, Tensor] = {}
         generator = torch.Generator().manual_seed(seed)
@@ -417,7 +456,7 @@ def merge_models(
                 continue
             tensors = [first if i == head_index else read(i, key) for i in range(len(sources))]
             base_tensor = base_handle.get_tensor(key) if base_handle is not None else None
-            merged[key] = merge_method(tensors, weights, base_tensor, **options).contiguous()
+            merged[key] = _call(merge_method, tensors, weights, base_tensor, method_options).contiguous()
             del tensors, base_tensor
         report.num_tensors = len(merged)
 

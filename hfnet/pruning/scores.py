@@ -15,20 +15,28 @@ Accelerate with several processes each process takes every N-th batch and the su
 give the scores of 1 process, which are the scores of one large batch. For ReFer the singular values of the whole
 calibration feature matrix are needed: a first, gradient-free pass accumulates each block's Gram matrix
 ``F^T F`` over all batches (and processes); its eigen-decomposition gives ``d F_svd / d F = F V S^-1 V^T / k``, which
-the second pass back-propagates batch by batch (``refer_statistics="union"``, the default). The cheaper literal
+the second pass back-propagates batch by batch (``refer_statistics="union"``, the default; each block counts its own
+rows, which differ between CNN stages with ``token_pooling="tokens"``). The cheaper literal
 variant, ``refer_statistics="batch"``, takes the singular values of each batch's features (``torch.linalg.svdvals``)
 and sums the per-batch gradients: one forward pass fewer, but it depends on how the data is split into batches.
+
+The objectives are pure functions of one batch (:func:`snip_objective`, :func:`refer_union_objective`,
+:func:`refer_batch_objective`); :func:`gradient_scores` is the one engine that runs the forward passes, sums their
+gradients over batches and processes and returns ``|g * w|`` per objective.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
+from hfnet._modelstate import eval_mode
 from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
@@ -42,12 +50,17 @@ _SV_RTOL = 1e-6
 
 __all__ = [
     "SCORE_FUNCTIONS",
+    "Calibration",
     "afr_scores",
     "compute_scores",
+    "gradient_scores",
     "magnitude_scores",
     "prunable_parameters",
     "random_scores",
+    "refer_batch_objective",
     "refer_scores",
+    "refer_union_objective",
+    "snip_objective",
     "snip_scores",
     "standardize",
 ]
@@ -136,19 +149,6 @@ def _all_reduce_(tensors: list[Tensor], state: Any) -> None:
         offset += n
 
 
-class _eval_mode:
-    """Scores are measured in eval mode (no dropout, BatchNorm running statistics), restored afterwards."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.training = model, model.training
-
-    def __enter__(self) -> None:
-        self.model.eval()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.model.train(self.training)
-
-
 # ---------------------------------------------------------------------- data-free scores
 def random_scores(classifier, seed: int = 0) -> dict[str, Tensor]:
     """Uniform random scores (the random-pruning baseline), reproducible from ``seed``."""
@@ -191,12 +191,16 @@ def _num_prefix_tokens(classifier) -> int:
     return int(getattr(classifier.model, "num_prefix_tokens", 1))
 
 
+def _check_pooling(pooling: str) -> None:
+    if pooling not in ("cls", "mean", "tokens"):
+        raise HfnetError(f"token_pooling must be 'cls', 'mean' or 'tokens', got {pooling!r}")
+
+
 class _BlockFeatures:
     """Forward hooks on every block that keep the pooled output features of the current forward pass."""
 
     def __init__(self, classifier, pooling: TokenPooling) -> None:
-        if pooling not in ("cls", "mean", "tokens"):
-            raise HfnetError(f"token_pooling must be 'cls', 'mean' or 'tokens', got {pooling!r}")
+        _check_pooling(pooling)
         self.features: list[Tensor] = []
         prefix = _num_prefix_tokens(classifier)
         self.handles = [
@@ -214,13 +218,20 @@ class _BlockFeatures:
             h.remove()
 
 
-def _svd_directions(grams: list[Tensor], rows: int) -> tuple[list[Tensor], float]:
-    """``M_l = V S^-1 V^T / k`` per block (so ``dF_svd/dF = F M``) and ``sum_l F_svd^l`` from the Gram matrices."""
+def _svd_directions(grams: list[Tensor], rows: list[int]) -> tuple[list[Tensor], float]:
+    """``M_l = V S^-1 V^T / k_l`` per block (so ``dF_svd/dF = F M``) and ``sum_l F_svd^l`` from the Gram matrices.
+
+    ``rows[l]`` is the number of rows of block l's feature matrix over the whole calibration set: with
+    ``token_pooling="tokens"`` on a CNN every stage has its own spatial size, so its own row count and its own
+    number ``k_l = min(rows_l, D_l)`` of singular values.
+    """
+    if len(rows) != len(grams):
+        raise HfnetError(f"{len(rows)} row counts for {len(grams)} blocks")
     mats, total = [], 0.0
-    for gram in grams:
+    for gram, n_rows in zip(grams, rows):
         evals, evecs = torch.linalg.eigh(gram)
         sv = evals.clamp_min(0).sqrt()
-        k = min(rows, gram.shape[0])  # F is rows x D: min(rows, D) singular values
+        k = min(int(n_rows), gram.shape[0])  # F is rows x D: min(rows, D) singular values
         top = sv.argsort(descending=True)[:k]
         sv, vec = sv[top], evecs[:, top]
         total += float(sv.sum() / k)
@@ -230,65 +241,117 @@ def _svd_directions(grams: list[Tensor], rows: int) -> tuple[list[Tensor], float
     return mats, total
 
 
-# ---------------------------------------------------------------------- gradient scores
-def _gradient_scores(
+# ---------------------------------------------------------------------- objectives (pure functions)
+def snip_objective(logits: Tensor, labels: Tensor, features: list[Tensor], *, num_samples: float) -> Tensor:
+    """SNIP's loss for one batch: the cross-entropy summed over the batch, divided by the global sample count.
+
+    Summed over all batches (and processes) this is the mean cross-entropy over the whole calibration set, so the
+    accumulated gradient is that of one large batch. ``features`` is unused (same signature as ReFer's).
+    """
+    return nn.functional.cross_entropy(logits.float(), labels, reduction="sum") / num_samples
+
+
+def refer_union_objective(
+    logits: Tensor, labels: Tensor, features: list[Tensor], *, directions: list[Tensor]
+) -> Tensor:
+    """ReFer over the union of all batches: ``sum_l <F_l, stopgrad(F_l M_l)>`` for this batch's rows ``F_l``.
+
+    Its gradient with respect to ``F_l`` is ``F_l M_l``, the rows of ``d(mean singular value of the union)/dF`` that
+    belong to this batch (``M_l`` from :func:`_svd_directions`), so summing the gradients over batches gives the
+    gradient of ``sum_l F_svd^l`` of the whole calibration set.
+    """
+    if len(features) != len(directions):
+        raise HfnetError(f"{len(features)} block features for {len(directions)} ReFer directions")
+    return sum((f.float() * (f.detach().double() @ m).float()).sum() for f, m in zip(features, directions))
+
+
+def refer_batch_objective(logits: Tensor, labels: Tensor, features: list[Tensor]) -> Tensor:
+    """Literal per-batch ReFer: ``sum_l`` mean singular value of this batch's ``F_l`` (``torch.linalg.svdvals``)."""
+    return sum(torch.linalg.svdvals(f.float()).mean() for f in features)
+
+
+Objective = Callable[[Tensor, Tensor, list[Tensor]], Tensor]
+"""``(logits, labels, pooled block features) -> scalar`` for one batch; the engine sums its gradients."""
+
+
+@dataclass
+class Calibration:
+    """What an objective may need before the gradient pass: this process's batches and the global sample count."""
+
+    classifier: Any
+    batches: list[Any]
+    state: Any
+    num_samples: float
+    token_pooling: TokenPooling
+    progress: bool = False
+
+
+def _snip_builder(cal: Calibration) -> Objective:
+    return partial(snip_objective, num_samples=cal.num_samples)
+
+
+def _refer_builder(statistics: ReferStatistics) -> Callable[[Calibration], Objective]:
+    if statistics not in ("union", "batch"):
+        raise HfnetError(f"refer_statistics must be 'union' or 'batch', got {statistics!r}")
+    if statistics == "batch":
+        return lambda cal: refer_batch_objective
+
+    def build(cal: Calibration) -> Objective:
+        directions = _refer_directions(cal.classifier, cal.batches, cal.state, cal.token_pooling, cal.progress)
+        return partial(refer_union_objective, directions=directions)
+
+    return build
+
+
+# ---------------------------------------------------------------------- the one-pass gradient engine
+def gradient_scores(
     classifier,
     batches: Iterable[Any],
+    objectives: Mapping[str, Callable[[Calibration], Objective]],
     *,
-    snip: bool,
-    refer: bool,
-    token_pooling: TokenPooling = "cls",
-    refer_statistics: ReferStatistics = "union",
+    token_pooling: TokenPooling | None = None,
     progress: bool = False,
 ) -> dict[str, dict[str, Tensor]]:
-    """Accumulated ``|g * w|`` for the SNIP loss and/or the ReFer objective from one pass over the batches."""
+    """``|g_k * w|`` for every objective k, with ``g_k`` its gradient summed over all batches (and processes).
+
+    One forward pass per batch serves every objective (AFR needs SNIP and ReFer from the same passes). Each entry
+    of ``objectives`` builds its per-batch function from the :class:`Calibration` (ReFer's union statistics run
+    their own gradient-free pass there); the engine knows nothing of the methods.
+
+    Args:
+        objectives: name -> builder ``Calibration -> Objective``.
+        token_pooling: collect the pooled block features (for ReFer) with this pooling; ``None``: no hooks.
+    """
     from tqdm.auto import tqdm
 
-    if refer_statistics not in ("union", "batch"):
-        raise HfnetError(f"refer_statistics must be 'union' or 'batch', got {refer_statistics!r}")
     params = prunable_parameters(classifier)
     names, tensors = list(params), list(params.values())
     device = tensors[0].device
     local, state = _shard(batches)
-    # the loss is summed over samples and divided by the global sample count: sums over batches/processes then
-    # give the gradient of the mean loss over the union of all calibration batches
+    # the global sample count, so that sums over batches/processes give means over the union of all batches
     counts = torch.tensor([float(sum(_batch_tensors(b, torch.device("cpu"))[1].numel() for b in local))])
     _all_reduce_([counts], state)
-    num_samples = float(counts.item())
-    kinds = [k for k, on in (("snip", snip), ("refer", refer)) if on]
+    kinds = list(objectives)
     grads = {k: [torch.zeros(p.shape, dtype=torch.float64, device=device) for p in tensors] for k in kinds}
     requires = [p.requires_grad for p in tensors]
     for p in tensors:
         p.requires_grad_(True)
     try:
-        with _eval_mode(classifier):
-            directions: list[Tensor] | None = None
-            if refer and refer_statistics == "union":
-                directions = _refer_directions(classifier, local, state, token_pooling, progress)
-            hooks = _BlockFeatures(classifier, token_pooling) if refer else None
+        with eval_mode(classifier):
+            cal = Calibration(classifier, local, state, float(counts.item()), token_pooling or "cls", progress)
+            functions = {k: build(cal) for k, build in objectives.items()}
+            hooks = _BlockFeatures(classifier, token_pooling) if token_pooling is not None else None
             try:
                 for batch in tqdm(local, desc="scoring", disable=not progress, leave=False):
                     pixels, labels = _batch_tensors(batch, device)
                     if hooks is not None:
                         hooks.features.clear()
                     logits = classifier.logits(pixels)
-                    objectives: dict[str, Tensor] = {}
-                    if snip:
-                        objectives["snip"] = nn.functional.cross_entropy(logits.float(), labels, reduction="sum") / (
-                            num_samples
-                        )
-                    if refer:
-                        feats = [f.float() for f in hooks.features]
-                        if directions is not None:
-                            # <F, stopgrad(F M)> has gradient F M = d(mean singular value of the union)/dF
-                            objectives["refer"] = sum(
-                                (f * (f.detach().double() @ m).float()).sum() for f, m in zip(feats, directions)
-                            )
-                        else:
-                            objectives["refer"] = sum(torch.linalg.svdvals(f).mean() for f in feats)
+                    features = list(hooks.features) if hooks is not None else []
                     for i, kind in enumerate(kinds):
+                        objective = functions[kind](logits, labels, features)
                         retain = i < len(kinds) - 1
-                        g = torch.autograd.grad(objectives[kind], tensors, retain_graph=retain, allow_unused=True)
+                        g = torch.autograd.grad(objective, tensors, retain_graph=retain, allow_unused=True)
                         for acc, gi in zip(grads[kind], g):
                             if gi is not None:
                                 acc.add_(gi.double())
@@ -309,12 +372,12 @@ def _gradient_scores(
 def _refer_directions(
     classifier, local: list[Any], state: Any, token_pooling: TokenPooling, progress: bool
 ) -> list[Tensor]:
-    """First ReFer pass: Gram matrices ``F^T F`` of every block over all batches and processes -> ``M_l``."""
+    """First ReFer pass: Gram matrices ``F^T F`` and row counts of every block over all batches and processes."""
     from tqdm.auto import tqdm
 
     device = next(classifier.parameters()).device
     grams: list[Tensor] | None = None
-    rows = torch.zeros(1, dtype=torch.float64)
+    rows: Tensor | None = None
     with _BlockFeatures(classifier, token_pooling) as hooks:
         for batch in tqdm(local, desc="ReFer statistics", disable=not progress, leave=False):
             pixels, _ = _batch_tensors(batch, device)
@@ -323,14 +386,15 @@ def _refer_directions(
             feats = [f.double() for f in hooks.features]
             if grams is None:
                 grams = [torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64, device=device) for f in feats]
+                rows = torch.zeros(len(feats), dtype=torch.float64, device=device)
             for g, f in zip(grams, feats):
                 g.add_(f.T @ f)
-            rows += feats[0].shape[0]
-    if grams is None:
+            # every block has its own row count (CNN stages with "tokens": batch x its own H x W)
+            rows += torch.tensor([f.shape[0] for f in feats], dtype=torch.float64, device=device)
+    if grams is None or rows is None:
         raise HfnetError("every process needs at least one calibration batch: use more calibration samples")
-    rows = rows.to(grams[0].device)
     _all_reduce_([*grams, rows], state)
-    mats, total = _svd_directions(grams, int(rows.item()))
+    mats, total = _svd_directions(grams, [int(r) for r in rows.tolist()])
     logger.info("ReFer: sum over %d blocks of the mean singular value = %.4g", len(grams), total)
     return mats
 
@@ -342,7 +406,7 @@ def snip_scores(classifier, batches: Iterable[Any], *, progress: bool = False) -
         classifier: a :class:`hfnet.HubClassifier` whose head already fits the downstream classes.
         batches: iterable of ``{"pixel_values": [B, 3, H, W], "labels": [B]}`` (or ``(pixels, labels)`` tuples).
     """
-    return _gradient_scores(classifier, batches, snip=True, refer=False, progress=progress)["snip"]
+    return gradient_scores(classifier, batches, {"snip": _snip_builder}, progress=progress)["snip"]
 
 
 def refer_scores(
@@ -361,15 +425,9 @@ def refer_scores(
         refer_statistics: ``"union"`` (singular values of all calibration samples together, exact for any batching
             and process count) or ``"batch"`` (per-batch singular values, gradients summed; one pass fewer).
     """
-    return _gradient_scores(
-        classifier,
-        batches,
-        snip=False,
-        refer=True,
-        token_pooling=token_pooling,
-        refer_statistics=refer_statistics,
-        progress=progress,
-    )["refer"]
+    _check_pooling(token_pooling)
+    objectives = {"refer": _refer_builder(refer_statistics)}
+    return gradient_scores(classifier, batches, objectives, token_pooling=token_pooling, progress=progress)["refer"]
 
 
 def standardize(scores: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -394,15 +452,9 @@ def afr_scores(
 
     With ``return_components=True`` returns ``(afr, snip, refer)``.
     """
-    both = _gradient_scores(
-        classifier,
-        batches,
-        snip=True,
-        refer=True,
-        token_pooling=token_pooling,
-        refer_statistics=refer_statistics,
-        progress=progress,
-    )
+    _check_pooling(token_pooling)
+    objectives = {"snip": _snip_builder, "refer": _refer_builder(refer_statistics)}
+    both = gradient_scores(classifier, batches, objectives, token_pooling=token_pooling, progress=progress)
     z_snip, z_refer = standardize(both["snip"]), standardize(both["refer"])
     afr = {n: z_snip[n] + z_refer[n] for n in z_snip}
     if return_components:
