@@ -84,9 +84,13 @@ def weight_matching(
             )
         )
 
+    from tqdm.auto import tqdm
+
     before = total_similarity()
     iterations = 0
+    sweeps = tqdm(total=max_iter, desc="weight matching", unit="sweep", leave=False)
     for iterations in range(1, max_iter + 1):  # noqa: B007 - reported below
+        sweeps.update(1)
         changed = False
         for pid in rng.permutation(list(spec.sizes)):
             pid = int(pid)
@@ -107,6 +111,7 @@ def weight_matching(
                 changed = True
         if not changed:
             break
+    sweeps.close()
     after = total_similarity()
     return AlignmentResult(perms, spec, iterations, before, after)
 

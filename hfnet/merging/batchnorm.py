@@ -37,9 +37,7 @@ def recompute_batchnorm(
     Returns:
         The number of BatchNorm layers updated (0: the model has none, nothing changed).
     """
-    from torch.utils.data import DataLoader
-
-    from hfnet.data import collate_fn, is_transformed, with_model_transform
+    from hfnet.data import model_batches
 
     norms = [m for m in classifier.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
@@ -48,15 +46,16 @@ def recompute_batchnorm(
         raise HfnetError("cannot recompute BatchNorm statistics on an empty dataset")
     if max_samples is not None and len(dataset) > max_samples:
         dataset = dataset.select(range(max_samples))
-    if not is_transformed(dataset):
-        dataset = with_model_transform(dataset, classifier.preprocessing)
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over all batches
     try:
         with train_mode(classifier):
-            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn):
+            batches = model_batches(
+                dataset, classifier.preprocessing, batch_size, progress=True, desc="BatchNorm statistics"
+            )
+            for batch in batches:
                 classifier(batch["pixel_values"])
     finally:
         for m, momentum in zip(norms, momenta):
