@@ -13,11 +13,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from hfnet._modelstate import eval_mode
-from hfnet.data import collate_fn, is_transformed, with_model_transform
+from hfnet.data import is_transformed, model_batches
 from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
@@ -58,15 +56,13 @@ def predict(model: nn.Module, dataset, *, batch_size: int = 64, progress: bool =
     """
     if len(dataset) == 0:
         raise HfnetError("the dataset is empty: nothing to evaluate")
-    if not is_transformed(dataset):
-        if not hasattr(model, "preprocessing"):
-            raise HfnetError("a raw dataset needs a HubClassifier (with .preprocessing) or a transformed dataset")
-        dataset = with_model_transform(dataset, model.preprocessing)
+    if not is_transformed(dataset) and not hasattr(model, "preprocessing"):
+        raise HfnetError("a raw dataset needs a HubClassifier (with .preprocessing) or a transformed dataset")
     device = next(model.parameters()).device
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+    batches = model_batches(dataset, getattr(model, "preprocessing", None), batch_size, progress=progress, desc=desc)
     all_logits, all_labels = [], []
     with eval_mode(model):
-        for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        for batch in batches:
             out = model(batch["pixel_values"].to(device))
             logits = out.logits if hasattr(out, "logits") else out
             all_logits.append(logits.float().cpu())
