@@ -62,7 +62,13 @@ def test_average_is_the_hand_mean_and_loads_in_transformers(parents, tmp_path):
     model = AutoModelForImageClassification.from_pretrained(out)
     torch.testing.assert_close(model.state_dict()["classifier.1.weight"], m["classifier.1.weight"])
     card = (out / "README.md").read_text()
-    assert str(parents["a"]) in card and str(parents["b"]) in card and "average" in card and "| 3.0 |" in card
+    assert (
+        "`a` (local folder)" in card
+        and "`b` (local folder)" in card
+        and str(parents["a"]) not in card
+        and "average" in card
+        and "| 3.0 |" in card
+    )
     assert json.loads((out / "hfnet_merge.json").read_text())["weights"] == [1.0, 3.0]
 
 
