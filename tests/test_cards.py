@@ -128,7 +128,7 @@ def test_distill_card_names_teacher_and_student(fake_hub, tmp_path):
         output_dir=str(tmp_path / "work"), max_steps=1, per_device_train_batch_size=4, report_to="none", use_cpu=True
     )
     results = distill_chain(
-        [teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out", dataset_name="mnist"
+        [teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out"
     )
     text = check_card(
         tmp_path / "out" / "student",
