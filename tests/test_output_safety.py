@@ -255,3 +255,15 @@ def test_output_options_declared_for_the_cli():
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "False"
     )
+
+
+def test_folder_of_hfnet_results_is_hfnets(tmp_path, tiny_vit_classifier):
+    from hfnet._io import check_output_dir
+
+    zoo = tmp_path / "zoo"
+    tiny_vit_classifier.save_pretrained(zoo / "a")
+    tiny_vit_classifier.save_pretrained(zoo / "b")
+    assert check_output_dir(zoo) == zoo.resolve()  # only hfnet results inside
+    (zoo / "b" / "mine.txt").write_text("mine")
+    with pytest.raises(HfnetError, match="hfnet did not write"):
+        check_output_dir(zoo)
