@@ -132,9 +132,7 @@ def test_distill_card_names_teacher_and_student(fake_hub, tmp_path):
     args = DistillationConfig(
         output_dir=str(tmp_path / "work"), max_steps=1, per_device_train_batch_size=4, report_to="none", use_cpu=True
     )
-    results = distill_chain(
-        [teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out"
-    )
+    results = distill_chain([teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out")
     text = check_card(
         tmp_path / "out" / "student",
         results[-1].metrics["accuracy"],

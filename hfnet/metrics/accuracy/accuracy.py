@@ -32,7 +32,10 @@ class Accuracy(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=[
                 datasets.Features(
-                    {"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("int64")}
+                    {
+                        "predictions": datasets.Sequence(datasets.Value("float32")),
+                        "references": datasets.Value("int64"),
+                    }
                 ),
                 datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
             ],
