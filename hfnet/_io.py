@@ -89,10 +89,22 @@ def hfnet_written(folder: str | os.PathLike) -> set[str]:
     return out
 
 
-def _foreign(folder: Path) -> list[str]:
-    """Entries of an existing folder that hfnet did not write (sorted)."""
+def _all_ours(folder: Path, depth: int) -> bool:
+    """A folder of hfnet results (``zoo/`` of saved models): non-empty and nothing in it foreign, a few levels down."""
+    if depth <= 0 or folder.is_symlink() or not folder.is_dir():
+        return False
+    entries = list(folder.iterdir())
+    return bool(entries) and not _foreign(folder, depth - 1)
+
+
+def _foreign(folder: Path, depth: int = 3) -> list[str]:
+    """Entries of an existing folder that hfnet did not write (sorted).
+
+    Listed in the folder's manifest, or a sub-folder holding only hfnet results (each with its own manifest), counts
+    as hfnet's.
+    """
     ours = hfnet_written(folder)
-    return sorted(e.name for e in folder.iterdir() if e.name not in ours)
+    return sorted(e.name for e in folder.iterdir() if e.name not in ours and not _all_ours(e, depth))
 
 
 def _protected(path: Path) -> str | None:

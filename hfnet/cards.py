@@ -247,6 +247,21 @@ def _scrub_command(command: str) -> str:
     return shlex.join(out)
 
 
+_ABS_PATH = re.compile(r"(?<=[\s`'\"(=:])(/[\w.\-~+@%/]+)")
+
+
+def _scrub_text(text: str) -> str:
+    """Safety net: an absolute local path left in free text (a caller's summary) becomes its last component."""
+
+    def repl(m: re.Match) -> str:
+        path = Path(m.group(1))
+        if len(path.parts) > 2 and (path.exists() or path.parent.exists()):
+            return path.name
+        return m.group(1)
+
+    return _ABS_PATH.sub(repl, text)
+
+
 def _base_models(base: str | list[str] | None) -> list[str]:
     items = [base] if isinstance(base, str) else list(base or [])
     out = []
@@ -321,7 +336,7 @@ def render_model_card(
         plots=list(info.plots),
         versions=framework_versions(),
     )
-    return str(card)
+    return _scrub_text(str(card))
 
 
 def set_card_repo_id(card_text: str, folder_name: str, repo_id: str) -> str:

@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from hfnet._io import MANIFEST, atomic_write_text, hfnet_written, record_written
-from hfnet.cards import CARD_FILE, ModelCardInfo, _template_dir, render_model_card, set_card_repo_id, source_license
+from hfnet.cards import (
+    CARD_FILE,
+    ModelCardInfo,
+    _template_dir,  # noqa: F401 - importable from here as before the split
+    render_model_card,
+    set_card_repo_id,
+    source_license,
+)
 from hfnet.classifier import (
     _WEIGHT_FILES,
     HubClassifier,
     Library,
-    _set_transformers_labels,
+    _set_transformers_labels,  # noqa: F401 - importable from here as before the split
     _timm_class_names,
     _timm_preprocessing,
     _transformers_class_names,
@@ -43,9 +50,6 @@ __all__ = [
     "render_model_card",
     "resolve_model",
 ]
-
-# kept importable for code written against the single-module hub.py
-_ = (_set_transformers_labels, _template_dir)
 
 
 # ---------------------------------------------------------------------- loading

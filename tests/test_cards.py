@@ -112,10 +112,15 @@ def test_merge_card_of_local_parents(tmp_path, tiny_resnet_dir, digits_small):
     other = tmp_path / "parent_b"
     shutil.copytree(tiny_resnet_dir, other)
     report = merge_models(
-        [tiny_resnet_dir, other], tmp_path / "merged", eval_dataset=digits_small["test"], dataset_name="digits"
+        [tiny_resnet_dir, other],
+        tmp_path / "merged",
+        head_from=1,
+        eval_dataset=digits_small["test"],
+        dataset_name="digits",
     )
+    assert str(other) in report.head_policy  # the report keeps the path; the card does not
     text = check_card(tmp_path / "merged", report.metrics["accuracy"])
-    assert "`parent_b` (local folder)" in text
+    assert "`parent_b` (local folder)" in text and "classifier head: taken from `parent_b`" in text
 
 
 def test_distill_card_names_teacher_and_student(fake_hub, tmp_path):
@@ -127,9 +132,7 @@ def test_distill_card_names_teacher_and_student(fake_hub, tmp_path):
     args = DistillationConfig(
         output_dir=str(tmp_path / "work"), max_steps=1, per_device_train_batch_size=4, report_to="none", use_cpu=True
     )
-    results = distill_chain(
-        [teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out", dataset_name="mnist"
-    )
+    results = distill_chain([teacher, student], dataset, args, eval_dataset=dataset, output_dir=tmp_path / "out")
     text = check_card(
         tmp_path / "out" / "student",
         results[-1].metrics["accuracy"],

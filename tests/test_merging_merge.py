@@ -63,7 +63,7 @@ def test_average_is_the_hand_mean_and_loads_in_transformers(parents, tmp_path):
     torch.testing.assert_close(model.state_dict()["classifier.1.weight"], m["classifier.1.weight"])
     card = (out / "README.md").read_text()
     # parents named by folder name, never by absolute path (issue 9: cards carry no local paths)
-    assert "`a` (local folder) | 3.0 |" not in card and "| 1 | `b` (local folder) | 3.0 |" in card
+    assert "| 0 | `a` (local folder) | 1.0 |" in card and "| 1 | `b` (local folder) | 3.0 |" in card
     assert str(parents["a"]) not in card and "average" in card
     assert json.loads((out / "hfnet_merge.json").read_text())["weights"] == [1.0, 3.0]
 

@@ -235,3 +235,35 @@ def test_written_files_follow_the_umask(tmp_path, mask, tiny_vit_classifier):
     for f in out.iterdir():
         assert (f.stat().st_mode & 0o777) == 0o666 & ~mask, f.name
     assert ((tmp_path / "a").stat().st_mode & 0o777) == 0o777 & ~mask
+
+
+def test_output_options_declared_for_the_cli():
+    import subprocess
+    import sys
+
+    from hfnet.output_config import OutputArguments, PushArguments
+
+    assert OutputArguments().overwrite is False
+    with pytest.raises(HfnetError, match="hub-model-id"):
+        PushArguments(push_to_hub=True)
+    with pytest.raises(HfnetError, match="OWNER/NAME"):
+        PushArguments(hub_model_id="no-owner")
+    assert PushArguments(push_to_hub=True, hub_model_id="me/model", private=True).private
+    # the declaration imports nothing heavy (the CLI builds --help from it)
+    code = "import sys, hfnet.output_config; print(any(m in sys.modules for m in ('torch', 'transformers')))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "False"
+    )
+
+
+def test_folder_of_hfnet_results_is_hfnets(tmp_path, tiny_vit_classifier):
+    from hfnet._io import check_output_dir
+
+    zoo = tmp_path / "zoo"
+    tiny_vit_classifier.save_pretrained(zoo / "a")
+    tiny_vit_classifier.save_pretrained(zoo / "b")
+    assert check_output_dir(zoo) == zoo.resolve()  # only hfnet results inside
+    (zoo / "b" / "mine.txt").write_text("mine")
+    with pytest.raises(HfnetError, match="hfnet did not write"):
+        check_output_dir(zoo)

@@ -169,6 +169,11 @@ def _write_card(
     from hfnet.cards import display_name, source_license
     from hfnet.hub import ModelCardInfo, render_model_card
 
+    everyone = [*sources, *([base_source] if base_source else [])]
+    head_policy = report.head_policy
+    for s in everyone:
+        if not s.repo_id:  # local parents by folder name, never their path
+            head_policy = head_policy.replace(s.name, f"`{Path(s.name).name}`")
     weights = report.weights or ["(default)"] * len(report.models)
     rows = "\n".join(f"| {i} | {display_name(m)} | {w} |" for i, (m, w) in enumerate(zip(report.models, weights)))
     opts = ", ".join(f"{k}={v}" for k, v in report.options.items()) or "defaults"
@@ -177,7 +182,7 @@ def _write_card(
         f"- method: `{report.method}` ({opts})\n"
         f"- base model: {display_name(report.base) if report.base else 'none'}\n"
         f"- permutation alignment (weight matching): {'yes' if report.align else 'no'}\n"
-        f"- classifier head: {report.head_policy} ({len(report.head_tensors)} tensors)\n"
+        f"- classifier head: {head_policy} ({len(report.head_tensors)} tensors)\n"
         f"- tensors with different shapes across parents: {report.mismatched_tensors or 'none'}\n"
         f"- integer buffers copied, not averaged: {len(report.copied_integer_tensors)}\n"
         f"- BatchNorm layers with statistics recomputed on data: {report.batchnorm_layers_recomputed}\n"
@@ -187,7 +192,6 @@ def _write_card(
             f"- alignment of {display_name(a['model'])} to {display_name(report.models[0])}: {a['iterations']} "
             f"iterations, weight inner product {a['similarity_before']:.4g} -> {a['similarity_after']:.4g}\n"
         )
-    everyone = [*sources, *([base_source] if base_source else [])]
     licenses = {source_license(s.folder, s.repo_id) for s in everyone}
     license = licenses.pop() if len(licenses) == 1 else None  # carried only when every parent has the same one
     hub_parents = [s.repo_id for s in everyone if s.repo_id]
@@ -198,7 +202,7 @@ def _write_card(
         "weights": report.weights,
         "base": report.base,
         "options": report.options,
-        "head_policy": report.head_policy,
+        "head_policy": head_policy,
         "align": report.align,
     }
     info = ModelCardInfo(
