@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,55 +203,8 @@ def class_names(dataset) -> list[str]:
 
 
 # ---------------------------------------------------------------------- preprocessing
-def build_transform(preprocessing, *, train: bool = False) -> Callable:
-    """PIL image -> normalised ``[3, H, W]`` tensor as the model expects (grey -> RGB, resize, normalise).
-
-    ``train=True`` adds light augmentation (random resized crop at scale 0.8-1); evaluation resizes (and center crops
-    when the model's ``crop_pct`` < 1).
-    """
-    from torchvision.transforms import v2
-
-    modes = {
-        "bilinear": v2.InterpolationMode.BILINEAR,
-        "bicubic": v2.InterpolationMode.BICUBIC,
-        "nearest": v2.InterpolationMode.NEAREST,
-        "lanczos": v2.InterpolationMode.LANCZOS,
-    }
-    interp = modes.get(preprocessing.interpolation, v2.InterpolationMode.BILINEAR)
-    h, w = preprocessing.image_size
-    if train:
-        resize = [v2.RandomResizedCrop((h, w), scale=(0.8, 1.0), interpolation=interp, antialias=True)]
-    elif preprocessing.crop_pct < 1.0:
-        scale = (int(h / preprocessing.crop_pct), int(w / preprocessing.crop_pct))
-        resize = [v2.Resize(scale, interpolation=interp, antialias=True), v2.CenterCrop((h, w))]
-    else:
-        resize = [v2.Resize((h, w), interpolation=interp, antialias=True)]
-    pipeline = v2.Compose(
-        [
-            v2.ToImage(),
-            *resize,
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(preprocessing.mean), list(preprocessing.std)),
-        ]
-    )
-
-    def transform(image) -> torch.Tensor:
-        if getattr(image, "mode", "RGB") != "RGB":
-            image = image.convert("RGB")
-        return pipeline(image)
-
-    return transform
-
-
-def with_model_transform(dataset, preprocessing, *, train: bool = False):
-    """Attach an on-the-fly transform giving ``{"pixel_values": [3, H, W], "labels": int}`` per example.
-
-    The pixels come from the model's own processor (:func:`hfnet.preprocessing.with_model_transform`). Works on a
-    ``Dataset`` or ``DatasetDict`` with ``image``/``label`` columns; the stored data is untouched.
-    """
-    from hfnet.preprocessing import with_model_transform as _with_model_transform
-
-    return _with_model_transform(dataset, preprocessing, train=train)
+# the pixels come from the model's own processor (hfnet.preprocessing); these names stay importable from here
+from hfnet.preprocessing import build_transform, with_model_transform  # noqa: E402, F401 - re-exported
 
 
 def collate_fn(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -241,16 +241,16 @@ def test_output_options_declared_for_the_cli():
     import subprocess
     import sys
 
-    from hfnet.output_config import OutputArguments, PushArguments
+    from hfnet.options import OutputArguments
 
-    assert OutputArguments().overwrite is False
+    assert OutputArguments(output_dir="o").overwrite is False
     with pytest.raises(HfnetError, match="hub-model-id"):
-        PushArguments(push_to_hub=True)
+        OutputArguments(output_dir="o", push_to_hub=True)
     with pytest.raises(HfnetError, match="OWNER/NAME"):
-        PushArguments(hub_model_id="no-owner")
-    assert PushArguments(push_to_hub=True, hub_model_id="me/model", private=True).private
+        OutputArguments(output_dir="o", hub_model_id="no-owner")
+    assert OutputArguments(output_dir="o", push_to_hub=True, hub_model_id="me/model", private=True).private
     # the declaration imports nothing heavy (the CLI builds --help from it)
-    code = "import sys, hfnet.output_config; print(any(m in sys.modules for m in ('torch', 'transformers')))"
+    code = "import sys, hfnet.options; print(any(m in sys.modules for m in ('torch', 'transformers')))"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "False"

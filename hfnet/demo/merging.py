@@ -12,8 +12,6 @@ def demo_step(ctx) -> list[dict[str, Any]]:
     compare the two parents' first-conv filters against random weights. Writes under ``ctx.output_dir/merging``."""
     from hfnet.analysis.compare import compare_models
     from hfnet.analysis.plots import plot_comparison
-    from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.merging.merge import merge_models
 
     out = ctx.output_dir / "merging"
@@ -32,8 +30,11 @@ def demo_step(ctx) -> list[dict[str, Any]]:
             batchnorm_dataset=bn_data,
             batchnorm_samples=512,
             seed=ctx.seed,
+            eval_dataset=fashion["test"],
+            dataset_name="fashion_mnist",
+            overwrite=ctx.overwrite,
         )
-        metrics = evaluate_classifier(load_classifier(report.output), fashion["test"], progress=False)
+        metrics = report.metrics  # measured on the merged checkpoint, before its card was written
         rows.append(
             {
                 "model": f"average(fashion_resnet, digits_resnet), {name}",
