@@ -10,21 +10,11 @@ import torch
 from torch import Tensor
 
 from hfnet.errors import HfnetError
+from hfnet.pruning.config import check_sparsity
 
 Scope = Literal["global", "layer"]
 
 __all__ = ["check_sparsity", "global_masks", "layerwise_masks", "make_masks", "mask_hash", "mask_sparsity"]
-
-
-def check_sparsity(sparsity: float) -> float:
-    """Validate a sparsity (fraction of prunable weights set to zero) in [0, 1)."""
-    try:
-        value = float(sparsity)
-    except (TypeError, ValueError) as e:
-        raise HfnetError(f"sparsity must be a number in [0, 1), got {sparsity!r}") from e
-    if not 0.0 <= value < 1.0:
-        raise HfnetError(f"sparsity must be in [0, 1) (the fraction of prunable weights to zero), got {sparsity}")
-    return value
 
 
 def _num_pruned(total: int, sparsity: float) -> int:
