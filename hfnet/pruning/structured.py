@@ -209,36 +209,38 @@ def unit_layout(classifier) -> UnitLayout:
 
 
 def _with_expressibility(classifier, layout: UnitLayout) -> UnitLayout:
-    """Build the architecture with one head and one neuron fewer (on the meta device) and see if the shapes fit."""
-    heads, neurons = layout.num_heads - 1, layout.num_neurons - 1
+    """Build the architecture with one head fewer, and with one neuron fewer (on the meta device, no memory), and
+    check that the library's config gives the expected shapes: what it cannot express is not removed."""
+    b = layout.blocks[0]
+
+    def trial(heads: int, neurons: int) -> tuple[bool, str]:
+        try:
+            with torch.device("meta"):
+                modules = dict(_new_model(classifier, layout, heads, neurons).named_modules())
+        except Exception as e:  # noqa: BLE001 - any failure to rebuild means: not expressible
+            return False, f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        ok = modules[b.out].in_features == heads * layout.head_dim and modules[b.fc1].out_features == neurons
+        return ok, "" if ok else "the rebuilt model has other shapes"
+
     heads_note = neurons_note = ""
-    try:
-        with torch.device("meta"):
-            trial = _new_model(classifier, layout, max(heads, 1), max(neurons, 1))
-        modules = dict(trial.named_modules())
-        b = layout.blocks[0]
-        heads_ok = heads >= 1 and modules[b.out].in_features == heads * layout.head_dim
-        neurons_ok = neurons >= 1 and modules[b.fc1].out_features == neurons
-    except Exception as e:  # noqa: BLE001 - any failure to rebuild means: not expressible
-        logger.info("rebuilding %s with fewer units failed: %s", type(classifier.model).__name__, e)
-        heads_ok = neurons_ok = False
-        heads_note = neurons_note = f"the model cannot be rebuilt from its config ({type(e).__name__}: {e})"
-    if not heads_ok and not heads_note:
-        if layout.num_heads == 1:
-            heads_note = "every block has a single head, which must stay"
-        elif layout.library == "timm":
-            heads_note = (
-                "timm's VisionTransformer derives head_dim = embed_dim // num_heads and has no argument to keep "
-                "head_dim when heads are removed, so only MLP neurons are removed"
-            )
-        else:
-            heads_note = f"{type(classifier.model).__name__} does not read head_dim from its config"
-    if not neurons_ok and not neurons_note:
-        neurons_note = (
-            "every block has a single MLP neuron"
-            if layout.num_neurons == 1
-            else f"{type(classifier.model).__name__}'s config cannot express a narrower MLP"
-        )
+    if layout.num_heads == 1:
+        heads_ok, heads_note = False, "every block has a single head, which must stay"
+    else:
+        heads_ok, why = trial(layout.num_heads - 1, layout.num_neurons)
+        if not heads_ok:
+            if layout.library == "timm":
+                heads_note = (
+                    "timm's VisionTransformer derives head_dim = embed_dim // num_heads and has no argument to keep "
+                    "head_dim when heads are removed, so only MLP neurons are removed"
+                )
+            else:
+                heads_note = f"{type(classifier.model).__name__} cannot be rebuilt with fewer heads ({why})"
+    if layout.num_neurons == 1:
+        neurons_ok, neurons_note = False, "every block has a single MLP neuron"
+    else:
+        neurons_ok, why = trial(layout.num_heads, layout.num_neurons - 1)
+        if not neurons_ok:
+            neurons_note = f"{type(classifier.model).__name__} cannot be rebuilt with a narrower MLP ({why})"
     return UnitLayout(**{**layout.__dict__, "heads_removable": heads_ok, "neurons_removable": neurons_ok,
                          "heads_note": heads_note, "neurons_note": neurons_note})  # fmt: skip
 
