@@ -425,9 +425,10 @@ def main() -> None:
                         f"{row['neurons_per_block']}n, {row['seconds']:.1f} s)",
                         flush=True,
                     )
-                    if method == "afr" and seed == seeds[0]:
-                        keep_models[f"s-{s:g}"] = clf
+                    if method == "afr":
                         structured_afr_removed = row["params_before"] - row["params"]
+                        if seed == seeds[0]:
+                            keep_models[f"s-{s:g}"] = clf
                 # unstructured AFR with as many weights zeroed as structured AFR removed parameters
                 prunable = sum(p.numel() for p in prunable_parameters(load_classifier(model_dir)).values())
                 u_sparsity = structured_afr_removed / prunable
