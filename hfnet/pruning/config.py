@@ -66,6 +66,21 @@ class PruningConfig:
         },
     )
     pruning_seed: int = field(default=0, metadata={"help": "Seed of the calibration subset and of the random scores."})
+    structured: bool = field(
+        default=False,
+        metadata={
+            "help": "Remove whole attention heads and MLP neurons (the same number in every block) instead of "
+            "zeroing single weights: the saved checkpoint is smaller and faster and loads in plain transformers / "
+            "timm. sparsity is then the fraction of the blocks' prunable weights removed; scope is not used."
+        },
+    )
+    head_fraction: float | None = field(
+        default=None,
+        metadata={
+            "help": "With structured: fraction of each block's attention heads to remove (MLP neurons fill the rest "
+            "of the sparsity budget). Default: the split that removes the least total score."
+        },
+    )
 
     def __post_init__(self) -> None:
         self.method = str(self.method).lower()
@@ -78,6 +93,17 @@ class PruningConfig:
             raise HfnetError(f"token_pooling must be cls, mean or tokens, got {self.token_pooling!r}")
         if self.refer_statistics not in ("union", "batch"):
             raise HfnetError(f"refer_statistics must be union or batch, got {self.refer_statistics!r}")
+        if self.head_fraction is not None:
+            if not self.structured:
+                raise HfnetError("head_fraction applies to structured pruning only: add structured=True")
+            try:
+                self.head_fraction = float(self.head_fraction)
+            except (TypeError, ValueError) as e:
+                raise HfnetError(f"head_fraction must be a number in [0, 1), got {self.head_fraction!r}") from e
+            if not 0.0 <= self.head_fraction < 1.0:
+                raise HfnetError(
+                    f"head_fraction must be in [0, 1) (at least one head stays in every block), got {self.head_fraction}"
+                )
         if self.calibration_batch_size < 1:
             raise HfnetError(f"calibration_batch_size must be >= 1, got {self.calibration_batch_size}")
         if self.calibration_samples < self.calibration_batch_size:

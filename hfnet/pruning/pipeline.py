@@ -20,7 +20,16 @@ from hfnet.pruning.scores import compute_scores, prunable_parameters
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PruningOutcome", "calibration_batches", "fit_head", "prune_classifier", "run_pruning"]
+__all__ = [
+    "PruningOutcome",
+    "StructuredOutcome",
+    "calibration_batches",
+    "fit_head",
+    "prune_classifier",
+    "prune_classifier_structured",
+    "run_pruning",
+    "run_structured_pruning",
+]
 
 
 def calibration_batches(
@@ -117,6 +126,14 @@ _TRAINING_KEYS = (
 )
 
 
+def _reproduce_config(base, dataset_name: str, config: PruningConfig, training_args) -> dict[str, Any]:
+    """The settings that reproduce a pruning run (shown in the card)."""
+    reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
+    if training_args is not None:
+        reproduce["training"] = {k: getattr(training_args, k, None) for k in _TRAINING_KEYS}
+    return reproduce
+
+
 def _model_card(
     classifier,
     config: PruningConfig,
@@ -153,9 +170,7 @@ def _model_card(
     )
     metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
     metrics.update(sparsity_prunable=s["sparsity_prunable"], sparsity_all_weights=s["sparsity_all_weights"])
-    reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
-    if training_args is not None:
-        reproduce["training"] = {k: getattr(training_args, k, None) for k in _TRAINING_KEYS}
+    reproduce = _reproduce_config(base, dataset_name, config, training_args)
     return ModelCardInfo(
         title=f"{type(classifier.model).__name__} pruned with {config.method.upper()} at {config.sparsity:.0%}",
         summary=f"{display_name(base)} pruned to {s['sparsity_prunable']:.1%} sparsity of its prunable weights "
@@ -221,6 +236,21 @@ def run_pruning(
         raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
     if save_dir is not None:
         check_output_dir(save_dir, overwrite=overwrite)  # refuse before hours of work, not after
+    if config.structured:
+        return run_structured_pruning(
+            classifier,
+            data,
+            config,
+            training_args,
+            save_dir=save_dir,
+            dataset_name=dataset_name,
+            progress=progress,
+            overwrite=overwrite,
+            push_to_hub=push_to_hub,
+            hub_model_id=hub_model_id,
+            private=private,
+            command=command,
+        )
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
     torch.manual_seed(config.pruning_seed)
@@ -277,3 +307,247 @@ def run_pruning(
                 summary["hub_url"] = url
     state.wait_for_everyone()
     return summary
+
+
+# ====================================================================== structured branch (config.structured)
+# Whole heads and MLP neurons are removed and the model is rebuilt smaller (hfnet.pruning.structured); it is then
+# fine-tuned like any dense model (no mask, no callback) and saved through the same save_pretrained path.
+
+
+@dataclass
+class StructuredOutcome:
+    """What structured pruning produced: unit keep-masks, their hash, sizes before/after and latency."""
+
+    keep: dict[str, Tensor]
+    mask_sha256: str
+    scoring_seconds: float
+    counts: dict[str, Any]
+    latency: dict[str, float] = field(default_factory=dict)
+    heads_note: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _config_scores(classifier, calibration_dataset, config: PruningConfig, progress: bool) -> tuple[dict, float]:
+    batches = None
+    if config.needs_data:
+        if calibration_dataset is None:
+            raise HfnetError(f"method {config.method!r} needs calibration data")
+        batches = calibration_batches(
+            classifier,
+            calibration_dataset,
+            num_samples=config.calibration_samples,
+            batch_size=config.calibration_batch_size,
+            seed=config.pruning_seed,
+        )
+    t0 = time.perf_counter()
+    scores = compute_scores(
+        config.method,
+        classifier,
+        batches,
+        seed=config.pruning_seed,
+        token_pooling=config.token_pooling,
+        refer_statistics=config.refer_statistics,
+        progress=progress,
+    )
+    return scores, time.perf_counter() - t0
+
+
+def prune_classifier_structured(
+    classifier,
+    calibration_dataset,
+    config: PruningConfig,
+    *,
+    progress: bool = False,
+    latency_repeats: int = 10,
+) -> StructuredOutcome:
+    """Score, choose the heads / neurons to remove, and replace ``classifier.model`` by the smaller model.
+
+    The budget and the layout are checked before any scoring, so a sparsity that would leave a block without a head
+    or a neuron fails at once. ``latency_repeats > 0`` times the dense and the pruned model (batch 1, interleaved,
+    median) on the classifier's device before the swap.
+    """
+    from hfnet.pruning.masks import mask_hash
+    from hfnet.pruning.structured import (
+        build_pruned_model,
+        count_parameters,
+        feasible_unit_counts,
+        measure_latency,
+        report,
+        structured_masks,
+        swap,
+        unit_layout,
+        unit_scores,
+    )
+
+    layout = unit_layout(classifier)
+    feasible_unit_counts(
+        layout, config.sparsity, config.head_fraction
+    )  # fail before scoring when the budget cannot be met
+    scores, seconds = _config_scores(classifier, calibration_dataset, config, progress)
+    keep = structured_masks(unit_scores(scores, layout), layout, config.sparsity, config.head_fraction)
+    before = count_parameters(classifier.model)
+    new = build_pruned_model(classifier, keep, layout)
+    latency = {}
+    if latency_repeats > 0:
+        size = classifier.preprocessing.image_size
+        x = torch.randn(1, 3, *size, device=classifier.device, dtype=next(new.parameters()).dtype)
+        t = measure_latency({"dense": classifier.model, "pruned": new}, x, repeats=latency_repeats)
+        latency = {
+            "latency_ms_dense_b1": 1e3 * t["dense"],
+            "latency_ms_pruned_b1": 1e3 * t["pruned"],
+            "latency_ratio_b1": t["pruned"] / t["dense"],
+        }
+    swap(classifier, new)
+    counts = report(layout, keep, before, count_parameters(new)).to_dict()
+    if layout.heads_note and not layout.heads_removable:
+        logger.warning("structured pruning keeps every head: %s", layout.heads_note)
+    return StructuredOutcome(keep, mask_hash(keep), seconds, counts, latency, layout.heads_note)
+
+
+def run_structured_pruning(
+    classifier,
+    data,
+    config: PruningConfig,
+    training_args=None,
+    *,
+    save_dir: str | Path | None,
+    dataset_name: str,
+    progress: bool = True,
+    overwrite: bool = False,
+    push_to_hub: bool = False,
+    hub_model_id: str | None = None,
+    private: bool = False,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """``run_pruning`` with ``config.structured``: remove units, fine-tune the smaller dense model, evaluate, save.
+
+    The output-folder, push and card arguments are those of :func:`run_pruning` (validated there).
+    """
+    from accelerate import PartialState
+
+    from hfnet.data import class_names
+    from hfnet.evaluation import evaluate_classifier
+
+    state = PartialState()
+    torch.manual_seed(config.pruning_seed)
+    replaced = fit_head(classifier, class_names(data))
+    outcome = prune_classifier_structured(
+        classifier,
+        data["train"],
+        config,
+        progress=progress and state.is_main_process,
+        latency_repeats=10 if state.is_main_process else 0,
+    )
+    steps = 0
+    if training_args is not None:
+        from hfnet.training import train_classifier
+
+        trainer = train_classifier(classifier, data["train"], output_dir=training_args.output_dir, args=training_args)
+        steps = int(trainer.state.global_step)
+    summary: dict[str, Any] = {
+        "world_size": state.num_processes,
+        "method": config.method,
+        "structured": True,
+        "sparsity": config.sparsity,
+        "head_fraction": config.head_fraction,
+        "mask_sha256": outcome.mask_sha256,
+        "scoring_seconds": round(outcome.scoring_seconds, 3),
+        "head_replaced": replaced,
+        "train_steps": steps,
+        **outcome.counts,
+        **outcome.latency,
+    }
+    if outcome.heads_note:
+        summary["heads_note"] = outcome.heads_note
+    if state.is_main_process:
+        outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
+        summary.update(outcome.metrics)
+        if save_dir is not None:
+            from hfnet.hub import push_result
+
+            card = _structured_model_card(
+                classifier,
+                config,
+                outcome,
+                dataset_name=dataset_name,
+                steps=steps,
+                training_args=training_args,
+                command=command,
+            )
+            saved = classifier.save_pretrained(save_dir, card=card, overwrite=overwrite)
+            summary["output_dir"] = str(saved)
+            url = push_result(saved, push=push_to_hub, hub_model_id=hub_model_id, private=private)
+            if url:
+                summary["hub_url"] = url
+    state.wait_for_everyone()
+    return summary
+
+
+def _structured_model_card(
+    classifier,
+    config: PruningConfig,
+    outcome: StructuredOutcome,
+    *,
+    dataset_name: str,
+    steps: int,
+    training_args=None,
+    command: str | None = None,
+):
+    from hfnet.cards import display_name
+    from hfnet.hub import ModelCardInfo
+
+    c, lat = outcome.counts, outcome.latency
+    base = classifier.source
+    rows = {
+        "method": f"{config.method} (scores summed per head / MLP neuron)",
+        "asked sparsity (prunable block weights)": config.sparsity,
+        "removed prunable weights": f"{c['pruned_weights']} of {c['prunable_weights']} ({c['sparsity_prunable']:.4f})",
+        "attention heads per block": f"{c['heads_per_block_before']} -> {c['heads_per_block_after']}",
+        "MLP neurons per block": f"{c['neurons_per_block_before']} -> {c['neurons_per_block_after']}",
+        "parameters": f"{c['params_before']} -> {c['params_after']} ({c['params_ratio']:.3f}x)",
+        "head split": f"fixed: head_fraction = {config.head_fraction}"
+        if config.head_fraction is not None
+        else "chosen from the scores (least total score removed)",
+        "calibration samples": config.calibration_samples,
+        "fine-tuning steps (dense, no mask)": steps,
+        "unit mask sha256": outcome.mask_sha256[:16],
+    }
+    if lat:
+        rows["latency, batch 1 (dense -> pruned)"] = (
+            f"{lat['latency_ms_dense_b1']:.2f} ms -> {lat['latency_ms_pruned_b1']:.2f} ms "
+            f"({lat['latency_ratio_b1']:.3f}x; {classifier.device.type}, {torch.get_num_threads()} thread(s), "
+            "median of 10 interleaved runs)"
+        )
+    if outcome.heads_note:
+        rows["heads"] = outcome.heads_note
+    settings = "\n".join(f"| {k} | {v} |" for k, v in rows.items())
+    details = (
+        "## Pruning\n\nStructured single-shot pruning before fine-tuning: per-weight scores (SNIP / ReFer / AFR, seed "
+        "002) summed over the weights each attention head and MLP neuron owns; the same number of units removed in "
+        "every block; the weights are physically removed, so the config describes an ordinary, smaller model that "
+        "loads in plain transformers / timm.\n\n| setting | value |\n|---|---|\n" + settings + "\n"
+    )
+    metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
+    metrics.update(params_before=c["params_before"], params_after=c["params_after"])
+    if lat:
+        metrics["latency_ratio_b1"] = lat["latency_ratio_b1"]
+    return ModelCardInfo(
+        title=f"{type(classifier.model).__name__} with {config.sparsity:.0%} of its block weights removed "
+        f"({config.method.upper()}, structured)",
+        summary=f"{display_name(base)} with {c['sparsity_prunable']:.1%} of its prunable block weights removed as whole "
+        f"attention heads ({c['heads_per_block_before']} -> {c['heads_per_block_after']} per block) and MLP neurons "
+        f"({c['neurons_per_block_before']} -> {c['neurons_per_block_after']} per block), chosen by "
+        f"{config.method.upper()} on `{dataset_name}`: {c['params_before']} -> {c['params_after']} parameters; then "
+        f"fine-tuned for {steps} steps. Accuracy measured on the `{dataset_name}` test split.",
+        base_model=classifier.hub_id,
+        base_model_relation="finetune",
+        datasets=[dataset_name],
+        metrics=metrics,
+        eval_dataset=dataset_name,
+        eval_split="test",
+        parents=[("pruned from", base)] if base else [],
+        command=command,
+        config=_reproduce_config(base, dataset_name, config, training_args),
+        tags=["pruning", f"pruning-{config.method}", "structured-pruning"],
+        details=details,
+    )
