@@ -115,3 +115,47 @@ def test_recipe_config_validation():
     with pytest.raises(HfnetError, match="fewer than one batch"):
         PruningConfig(calibration_samples=8, calibration_batch_size=32)
     assert json.dumps(PruningConfig(sparsity=0.95).to_dict())
+
+
+def test_cli_structured_saves_a_smaller_model_with_a_hub_card(tiny_vit_dir, tmp_path, capsys):
+    import json
+
+    from huggingface_hub import ModelCard
+
+    out = tmp_path / "structured"
+    argv = _argv(tiny_vit_dir, out, "--method", "afr", "--structured", "--sparsity", "0.5", "--max-steps", "2")
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "params_after" in printed and "heads_per_block_after" in printed
+    before = json.loads((tiny_vit_dir / "config.json").read_text())
+    after = json.loads((out / "config.json").read_text())
+    smaller = after["num_attention_heads"] < before["num_attention_heads"]
+    assert smaller or after["intermediate_size"] < before["intermediate_size"]
+    assert after["hidden_size"] == before["hidden_size"]
+    clf = load_classifier(out)
+    assert sum(p.numel() for p in clf.parameters()) < sum(
+        p.numel() for p in load_classifier(tiny_vit_dir).parameters()
+    )
+    card = ModelCard.load(out / "README.md")
+    results = card.data.eval_results
+    assert results and any(r.metric_type == "accuracy" for r in results)
+    assert str(tmp_path) not in card.content and "REPO_ID" not in card.content
+    assert "structured" in card.content and "hfnet prune" in card.content
+
+
+def test_cli_structured_refuses_what_it_cannot_do_and_writes_nothing(tiny_timm_dir, tiny_resnet_dir, tmp_path, capsys):
+    # timm's ViT cannot keep head_dim with fewer heads: neurons alone cannot reach 75 % of the block weights
+    out = tmp_path / "t"
+    assert (
+        main(_argv(tiny_timm_dir, out, "--structured", "--sparsity", "0.75", "--epochs", "0", "--max-steps", "0")) == 1
+    )
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "neuron" in err[0] and not out.exists()
+    # a ResNet has no attention heads or MLP neurons hfnet understands
+    out = tmp_path / "r"
+    assert (
+        main(_argv(tiny_resnet_dir, out, "--structured", "--sparsity", "0.5", "--epochs", "0", "--max-steps", "0"))
+        == 1
+    )
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "head" in err[0] and not out.exists()

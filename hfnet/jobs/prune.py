@@ -35,6 +35,17 @@ class PruneArguments:
 
 ARGUMENTS = (PruneArguments, DatasetArguments, PruningConfig, TrainingOptions, OutputArguments)
 SUMMARY_KEYS = ("method", "sparsity_prunable", "sparsity_all_weights", "accuracy", "loss", "train_steps")
+STRUCTURED_KEYS = (
+    "method",
+    "sparsity_prunable",
+    "heads_per_block_after",
+    "neurons_per_block_after",
+    "params_before",
+    "params_after",
+    "latency_ratio_b1",
+    "accuracy",
+    "train_steps",
+)
 
 
 def run(
@@ -81,7 +92,10 @@ def run(
         return JobResult("", summary, main_process=False)
     from hfnet._table import format_table
 
-    lines = [format_table([{k: summary[k] for k in SUMMARY_KEYS if k in summary}])]
+    keys = STRUCTURED_KEYS if summary.get("structured") else SUMMARY_KEYS
+    lines = [format_table([{k: summary[k] for k in keys if k in summary}])]
+    if summary.get("heads_note"):
+        lines.append(f"note: {summary['heads_note']}")
     lines.append(f"saved {summary.get('output_dir', output.output_dir)}")
     if script.json:
         lines.append(f"wrote {write_json(script.json, summary)}")

@@ -2,12 +2,24 @@
 
 Three steps with plain data between them: :mod:`~hfnet.pruning.scores` (name -> score tensor),
 :mod:`~hfnet.pruning.masks` (name -> bool keep-mask), :mod:`~hfnet.pruning.apply` (zero in place, keep fixed
-through ``Trainer`` fine-tuning, export a plain checkpoint).
+through ``Trainer`` fine-tuning, export a plain checkpoint). :mod:`~hfnet.pruning.structured` removes whole attention
+heads and MLP neurons instead, giving a smaller, faster checkpoint.
 """
 
 from hfnet._lazy import lazy_exports
 
 _EXPORTS = {
+    "UnitLayout": "hfnet.pruning.structured",
+    "unit_layout": "hfnet.pruning.structured",
+    "unit_scores": "hfnet.pruning.structured",
+    "unit_masks": "hfnet.pruning.structured",
+    "structured_masks": "hfnet.pruning.structured",
+    "choose_unit_counts": "hfnet.pruning.structured",
+    "build_pruned_model": "hfnet.pruning.structured",
+    "remove_units": "hfnet.pruning.structured",
+    "measure_latency": "hfnet.pruning.structured",
+    "PruningConfig": "hfnet.pruning.config",
+    "run_pruning": "hfnet.pruning.pipeline",
     "MaskCallback": "hfnet.pruning.apply",
     "MaskedWeights": "hfnet.pruning.apply",
     "SCORE_FUNCTIONS": "hfnet.pruning.scores",
