@@ -3,6 +3,7 @@ the mask fixed -> evaluate -> save a plain Hub checkpoint with a model card."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -126,6 +127,30 @@ _TRAINING_KEYS = (
 )
 
 
+def _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save) -> dict[str, Any]:
+    """The end of both branches on the main process: evaluate, write the card, save, push; then wait for all."""
+    from accelerate import PartialState
+
+    from hfnet.evaluation import evaluate_classifier
+    from hfnet.hub import push_result
+
+    state = PartialState()
+    if state.is_main_process:
+        outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
+        summary.update(outcome.metrics)
+        if save_dir is not None:
+            info = card(training_args=training_args, command=command)
+            saved = classifier.save_pretrained(save_dir, card=info, overwrite=save["overwrite"])
+            summary["output_dir"] = str(saved)
+            url = push_result(
+                saved, push=save["push_to_hub"], hub_model_id=save["hub_model_id"], private=save["private"]
+            )
+            if url:
+                summary["hub_url"] = url
+    state.wait_for_everyone()
+    return summary
+
+
 def _reproduce_config(base, dataset_name: str, config: PruningConfig, training_args) -> dict[str, Any]:
     """The settings that reproduce a pruning run (shown in the card)."""
     reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
@@ -221,7 +246,6 @@ def run_pruning(
 
     from hfnet._io import check_output_dir
     from hfnet.data import class_names
-    from hfnet.evaluation import evaluate_classifier
 
     if "train" not in data or "test" not in data:
         raise HfnetError("the dataset needs 'train' and 'test' splits")
@@ -285,28 +309,9 @@ def run_pruning(
         "train_steps": steps,
         **outcome.sparsity,
     }
-    if state.is_main_process:
-        outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
-        summary.update(outcome.metrics)
-        if save_dir is not None:
-            from hfnet.hub import push_result
-
-            card = _model_card(
-                classifier,
-                config,
-                outcome,
-                dataset_name=dataset_name,
-                steps=steps,
-                training_args=training_args,
-                command=command,
-            )
-            saved = classifier.save_pretrained(save_dir, card=card, overwrite=overwrite)
-            summary["output_dir"] = str(saved)
-            url = push_result(saved, push=push_to_hub, hub_model_id=hub_model_id, private=private)
-            if url:
-                summary["hub_url"] = url
-    state.wait_for_everyone()
-    return summary
+    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
+    card = functools.partial(_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps)
+    return _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save)
 
 
 # ====================================================================== structured branch (config.structured)
@@ -426,7 +431,6 @@ def run_structured_pruning(
     from accelerate import PartialState
 
     from hfnet.data import class_names
-    from hfnet.evaluation import evaluate_classifier
 
     state = PartialState()
     torch.manual_seed(config.pruning_seed)
@@ -459,28 +463,11 @@ def run_structured_pruning(
     }
     if outcome.heads_note:
         summary["heads_note"] = outcome.heads_note
-    if state.is_main_process:
-        outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
-        summary.update(outcome.metrics)
-        if save_dir is not None:
-            from hfnet.hub import push_result
-
-            card = _structured_model_card(
-                classifier,
-                config,
-                outcome,
-                dataset_name=dataset_name,
-                steps=steps,
-                training_args=training_args,
-                command=command,
-            )
-            saved = classifier.save_pretrained(save_dir, card=card, overwrite=overwrite)
-            summary["output_dir"] = str(saved)
-            url = push_result(saved, push=push_to_hub, hub_model_id=hub_model_id, private=private)
-            if url:
-                summary["hub_url"] = url
-    state.wait_for_everyone()
-    return summary
+    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
+    card = functools.partial(
+        _structured_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps
+    )
+    return _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save)
 
 
 def _structured_model_card(
