@@ -75,6 +75,8 @@ def run(
         training_args = training.to_training_arguments(work) if training.trains else None
         if training_args is not None:
             _ = training_args.device  # set up the (distributed) state before scoring
+        else:
+            PartialState(cpu=training.use_cpu)  # the same (distributed) state without a Trainer
         summary = run_pruning(
             classifier,
             data,
