@@ -2,6 +2,7 @@ import pytest
 
 from hfnet.demo import DemoContext
 from hfnet.demo.distillation import demo_step
+from hfnet.evaluation import evaluate_classifier
 from hfnet.hub import load_classifier
 
 
@@ -17,7 +18,10 @@ def test_demo_step_scratch_vs_kd(tiny_resnet_dir, digits_small, tmp_path):
     rows = demo_step(ctx)
     assert [r["model"].split(" ")[0] for r in rows] == ["digits_resnet", "student", "student"]
     assert rows[2]["parameters"] == rows[1]["parameters"]  # same student architecture, scratch vs KD
-    assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
     saved = load_classifier(rows[2]["saved"])
+    # the reported accuracies are those of the models on the test split (teacher as given, student as saved)
+    teacher_acc = evaluate_classifier(load_classifier(tiny_resnet_dir), digits_small["test"], progress=False)
+    assert rows[0]["accuracy"] == pytest.approx(teacher_acc["accuracy"])
+    assert rows[2]["accuracy"] == pytest.approx(evaluate_classifier(saved, digits_small["test"])["accuracy"])
     assert saved.num_classes == 10
     assert "distilled from digits_resnet" in (tmp_path / "distillation" / "student" / "README.md").read_text()

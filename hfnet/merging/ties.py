@@ -4,6 +4,12 @@ Trimming keeps the ``density`` fraction of largest-magnitude entries of each tas
 the whole model (one threshold per model over all its tensors: ``trim="model"``); mergekit trims every tensor
 separately (``trim="tensor"``, the default, which needs no pass over the whole model). :func:`merge_models` computes
 the per-model thresholds of ``trim="model"`` in a first streaming pass (:func:`model_trim_threshold`).
+
+Small departures from mergekit's per-tensor ``magnitude`` sparsification, stated so results can be compared: hfnet
+keeps ``round(density * n)`` entries where mergekit keeps ``int(density * n)``; entries tied at the threshold are
+all dropped here (mergekit's ``topk`` keeps exactly ``k``, ties broken by index); and where the weighted sum of the
+trimmed task vectors is exactly 0 the elected sign is 0 (the paper's ``sgn``) and the entry stays at the base,
+where mergekit elects ``+``.
 """
 
 from __future__ import annotations
