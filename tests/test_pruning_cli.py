@@ -114,7 +114,9 @@ def test_recipe_config_validation():
         PruningConfig(method="obd")
     with pytest.raises(HfnetError, match="fewer than one batch"):
         PruningConfig(calibration_samples=8, calibration_batch_size=32)
-    assert json.dumps(PruningConfig(sparsity=0.95).to_dict())
+    # the config round-trips through JSON (it is written into model cards and run summaries)
+    config = PruningConfig(sparsity=0.95, method="snip", structured=True, head_fraction=0.25)
+    assert PruningConfig(**json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_cli_structured_saves_a_smaller_model_with_a_hub_card(tiny_vit_dir, tmp_path, capsys):

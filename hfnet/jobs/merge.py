@@ -41,6 +41,22 @@ class MergeArguments:
     density: float | None = field(default=None, metadata={"help": "TIES: fraction of each task vector kept."})
     scale: float | None = field(default=None, metadata={"help": "task_arithmetic / ties: scale of the merged vector."})
     t: float | None = field(default=None, metadata={"help": "SLERP: interpolation fraction (0: the first model)."})
+    trim: str | None = field(
+        default=None,
+        metadata={
+            "help": "TIES: trim each tensor separately (tensor, as mergekit; default) or each model's whole task "
+            "vector with one threshold (model, as the paper).",
+            "choices": ("tensor", "model"),
+        },
+    )
+    slerp_norm: str | None = field(
+        default=None,
+        metadata={
+            "help": "SLERP: mergekit's formula on the raw tensors (mergekit; default) or the great-circle direction "
+            "times the linearly interpolated norm (interpolate).",
+            "choices": ("mergekit", "interpolate"),
+        },
+    )
     bn_dataset: str | None = field(
         default=None, metadata={"help": "Recompute BatchNorm statistics on this dataset's train split after merging."}
     )
@@ -54,8 +70,10 @@ class MergeArguments:
             raise HfnetError(f"--bn-samples must be >= 1, got {self.bn_samples}")
 
     @property
-    def options(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in ("density", "scale", "t") if getattr(self, k) is not None}
+    def options(self) -> dict[str, float | str]:
+        """The method's keyword options that were given (``--slerp-norm`` is SLERP's ``norm``)."""
+        names = {"density": "density", "scale": "scale", "t": "t", "trim": "trim", "slerp_norm": "norm"}
+        return {key: getattr(self, attr) for attr, key in names.items() if getattr(self, attr) is not None}
 
 
 ARGUMENTS = (MergeArguments, OutputArguments)
