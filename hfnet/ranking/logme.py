@@ -45,7 +45,9 @@ def _moments(x2: np.ndarray, sigma: np.ndarray, outside: float, t: float) -> tup
     return gamma, m2, res2
 
 
-def _evidence(n: int, d: int, alpha: float, beta: float, sigma: np.ndarray, m2: float, res2: float, zeros: int) -> float:
+def _evidence(
+    n: int, d: int, alpha: float, beta: float, sigma: np.ndarray, m2: float, res2: float, zeros: int
+) -> float:
     """Per-sample log evidence; ``zeros`` = how many zero eigenvalues of F^T F count as ``log(alpha)`` each."""
     logdet = float(np.sum(np.log(alpha + beta * sigma))) + zeros * np.log(alpha)
     evidence = (
@@ -69,13 +71,15 @@ def maximise_evidence(
     tol: float = 1e-6,
     alpha: float = 1.0,
     beta: float = 1.0,
-    reference: bool = False,
+    reference_rank: int | None = None,
 ) -> tuple[float, float, float]:
     """MacKay's fixed point for (alpha, beta) in the SVD basis ``(sigma, u)`` of F; returns (evidence / N, alpha, beta).
 
-    ``reference=True`` reproduces thuml/LogME's ``_fit_fixed_point`` exactly: the evidence counts only the
-    ``min(N, D)`` computed eigenvalues (it omits ``log(alpha)`` for the ``D - N`` zero eigenvalues when N < D) and is
-    evaluated with the last (alpha, beta) but the |m|^2 and residual of the step before.
+    ``reference_rank=r`` reproduces thuml/LogME's ``_fit_fixed_point``: its evidence counts ``log(alpha + beta
+    sigma)`` for the r directions its SVD returns (``min(N, D)``, or when N > D those with a singular value above
+    1e-10; directions hfnet dropped as numerically zero count as ``log(alpha)``), omitting ``log(alpha)`` for the
+    other ``D - r`` zero eigenvalues, and is evaluated with the last (alpha, beta) but the |m|^2 and residual of the
+    step before.
     """
     n = y.shape[0]
     x2 = (u.T @ y) ** 2
@@ -88,10 +92,8 @@ def maximise_evidence(
         beta = (n - gamma) / (res2 + _EPS)
         if abs(alpha / beta - t) / t <= tol:
             break
-    if reference:
-        # the reference's spectrum has min(N, D) values (its SVD keeps numerically zero ones when N <= D)
-        kept = min(n, d) if n <= d else sigma.shape[0]
-        return _evidence(n, d, alpha, beta, sigma, m2, res2, kept - sigma.shape[0]), alpha, beta
+    if reference_rank is not None:
+        return _evidence(n, d, alpha, beta, sigma, m2, res2, reference_rank - sigma.shape[0]), alpha, beta
     _, m2, res2 = _moments(x2, sigma, outside, alpha / beta)
     # log|alpha I + beta F^T F| over all D directions: F^T F has sigma.shape[0] non-zero eigenvalues, the rest are 0
     return _evidence(n, d, alpha, beta, sigma, m2, res2, d - sigma.shape[0]), alpha, beta
@@ -131,14 +133,16 @@ def logme(
     """
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))
-    d = f.shape[1]
+    n, d = f.shape
+    sigma, u = left_spectrum(f)
+    rank = None
     if reference:
         max_iter, tol = REFERENCE_MAX_ITER, REFERENCE_TOL
-        sigma, u = left_spectrum(f, rtol=0.0, atol=1e-20 if f.shape[0] > d else 0.0)
-    else:
-        sigma, u = left_spectrum(f)
+        # the reference's SVD: min(N, D) values, or when N > D those of F^T F whose square root exceeds 1e-10
+        # (rounding noise included, so the count is the reference's own, computed the reference's way)
+        rank = n if n <= d else int(np.sum(np.sqrt(np.linalg.svd(f.T @ f, compute_uv=False)) > 1e-10))
     evidences = [
-        maximise_evidence(u, sigma, (y == c).astype(np.float64), d, max_iter=max_iter, tol=tol, reference=reference)[0]
+        maximise_evidence(u, sigma, (y == c).astype(np.float64), d, max_iter=max_iter, tol=tol, reference_rank=rank)[0]
         for c in range(int(y.max()) + 1)
     ]
     return float(np.mean(evidences))

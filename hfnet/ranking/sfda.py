@@ -31,9 +31,7 @@ def _largest_eigenvalue(w: np.ndarray, steps: int = POWER_STEPS) -> float:
     return float(x @ apply(y))
 
 
-def fda_posteriors(
-    x: np.ndarray, y: np.ndarray, shrinkage: float | None = None
-) -> tuple[np.ndarray, float]:
+def fda_posteriors(x: np.ndarray, y: np.ndarray, shrinkage: float | None = None) -> tuple[np.ndarray, float]:
     """``(p(y | x) [N, K], shrinkage)`` of linear discriminant analysis with a shrunk within-class scatter.
 
     ``S_w = sum_c prior_c cov_c`` (biased covariances), shrunk as ``(1 - s) S_w + s (tr S_w / D) I`` with
