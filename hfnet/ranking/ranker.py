@@ -36,6 +36,7 @@ class CandidateResult:
     seconds: float = 0.0
     forward_seconds: float = 0.0
     score_seconds: float = 0.0
+    metric_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -230,7 +231,7 @@ def rank_models(
     if not candidates:
         raise HfnetError("no candidates to rank; pass --candidates and/or --search")
 
-    emd_metrics = [m for m in chosen if m.needs_class_names]
+    emd_metrics = [m for m in chosen if m.needs_class_names or m.uses_class_names]
     kv, target_vectors, target_oov, wv_name, skipped_emd = None, None, {}, None, None
     if emd_metrics:
         try:
@@ -242,9 +243,11 @@ def rank_models(
             target_vectors = class_vectors(target_classes, kv, combine=combine, class_map=class_map)
             target_oov = target_vectors.oov
         except HfnetError as e:
-            if metrics:  # asked for by name: the user needs to fix the names
+            if metrics and any(m.needs_class_names for m in chosen):  # asked for by name: the user fixes the names
                 raise
             skipped_emd = f"word-vector EMD skipped for every candidate: {e}"
+            if any(m.uses_class_names for m in chosen):
+                skipped_emd += " (sem_logme computed without class names: it equals LogME)"
             logger.warning(skipped_emd)
             chosen = [m for m in chosen if not m.needs_class_names]
             emd_metrics = []
@@ -293,7 +296,9 @@ def rank_models(
             inputs.distances = _distances(classifier, kv, target_vectors, combine, class_map, source_cache, result)
         with _one_blas_thread():
             for metric in chosen:
+                t_metric = time.perf_counter()
                 result.scores[metric.name] = _score(metric, inputs, result)
+                result.metric_seconds[metric.name] = time.perf_counter() - t_metric
         result.score_seconds = time.perf_counter() - t_scores
         result.seconds = time.perf_counter() - t0
         ranking.candidates.append(result)
