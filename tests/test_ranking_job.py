@@ -55,7 +55,7 @@ def test_config_is_torch_free_and_validates():
     code = "import sys, hfnet.ranking.config; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert RankingConfig().default_sort() == "logme"
-    assert RankingConfig(metrics=["leep", "knn"]).default_sort() == "knn"  # best-validated among those computed
+    assert RankingConfig(metrics=["knn", "nce"]).default_sort() == "nce"  # best-validated among those computed
     assert RankingConfig(metrics=["leep", "nce"], sort_by="nce").default_sort() == "nce"
     for bad, match in (
         ({"metrics": ["accuracy"]}, "unknown metric"),
@@ -229,3 +229,5 @@ def test_two_processes_give_the_one_process_table(folders, tmp_path):
     assert a["num_processes"] == 1 and b["num_processes"] == 2
     assert a["table"] == b["table"] and a["recommended"] == b["recommended"]
     assert [c["index"] for c in b["candidates"]] == [0, 1, 2]
+    assert [c["process"] for c in b["candidates"]] == [0, 1, 0]  # each process scored its share only
+    assert [c["process"] for c in a["candidates"]] == [0, 0, 0]

@@ -100,6 +100,7 @@ def main() -> None:
         "cached_s": round(again_s, 1),
         "cached_forwards": sum(r["forward_batches"] for r in c["table"]),
         "identical": a["table"] == b["table"] and a["recommended"] == b["recommended"],
+        "processes_used": sorted({c["process"] for c in b["candidates"]}),
         "cached_identical": [
             {k: v for k, v in r.items() if k not in ("cached", "forward_batches")} for r in a["table"]
         ]

@@ -130,12 +130,23 @@ def recommend(ranking: Ranking) -> dict[str, Any] | None:
 
 
 def _distributed_state():
-    """accelerate's PartialState when launched with more than one process (torchrun / accelerate launch), else None."""
+    """accelerate's PartialState when launched with more than one process (torchrun / accelerate launch), else None.
+
+    Without CUDA the state is asked for CPU processes explicitly: ``accelerate launch --multi_gpu`` on a machine
+    without GPUs otherwise yields a non-distributed state in every process (each would rank every candidate).
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if state.num_processes <= 1:
+        raise HfnetError(
+            f"WORLD_SIZE is {os.environ['WORLD_SIZE']} but accelerate sees one process ({state.distributed_type}); "
+            "launch with `accelerate launch --num_processes N` (add --cpu on a machine without GPUs)"
+        )
+    return state
 
 
 def rank_job(
@@ -183,6 +194,13 @@ def rank_job(
         candidates += [r.id for r in results if r.kept and r.id not in candidates]
     if not candidates:
         raise HfnetError("no candidates: pass --candidates M1 M2 ... and/or --search QUERY")
+    if state is not None and state.device.type != "cpu":  # each process runs its candidates on its own GPU
+        from hfnet.hub import load_classifier
+
+        base_loader = loader or load_classifier
+
+        def loader(name: str):  # noqa: F811 - the same loader, placed on this process's device
+            return base_loader(name).to(state.device)
 
     class_map = None
     if config.class_map:

@@ -40,6 +40,7 @@ class CandidateResult:
     forward_batches: int = 0
     cached: bool = False
     index: int = 0
+    process: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -296,7 +297,7 @@ def rank_models(
     for i in bar:
         candidate, name = candidates[i], display[i]
         bar.set_postfix_str(name[-40:])
-        result = CandidateResult(name=name, index=i)
+        result = CandidateResult(name=name, index=i, process=process_index)
         t0 = time.perf_counter()
         try:
             outputs = _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result)
