@@ -13,11 +13,17 @@ import numpy as np
 
 from hfnet.errors import HfnetError
 from hfnet.ranking.emd import word_vector_emd, word_vector_emd_mean
-from hfnet.ranking.hscore import h_score
+from hfnet.ranking.hscore import REFERENCE_RTOL, h_score, shrinkage_h_score
+from hfnet.ranking.knn import knn_accuracy
 from hfnet.ranking.leep import leep
 from hfnet.ranking.logme import logme
 from hfnet.ranking.nce import nce
+from hfnet.ranking.nleep import nleep
+from hfnet.ranking.parc import parc
+from hfnet.ranking.semantic import semantic_logme
+from hfnet.ranking.sfda import sfda
 from hfnet.ranking.softmax_max import softmax_max, softmax_max_mean
+from hfnet.ranking.transrate import transrate
 
 
 @dataclass
@@ -39,11 +45,16 @@ class ScoreInputs:
 
 @dataclass(frozen=True)
 class Metric:
+    """A registered score: ``fn`` reads :class:`ScoreInputs`; ``needs_class_names``: no value without names;
+    ``uses_class_names``: uses the word-vector distances when there are any (and still scores without)."""
+
     name: str
     fn: Callable[[ScoreInputs], float]
     higher_is_better: bool
     needs_class_names: bool
     description: str
+    uses_class_names: bool = False
+    default: bool = True
 
 
 def _needs_distances(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Callable[[ScoreInputs], float]:
@@ -65,14 +76,50 @@ METRICS: dict[str, Metric] = {
         Metric("leep", lambda s: leep(s.probs, s.labels), True, False, "LEEP (Nguyen et al. 2020)"),
         Metric("nce", lambda s: nce(s.probs, s.labels), True, False, "NCE (Tran et al. 2019)"),
         Metric("hscore", lambda s: h_score(s.features, s.labels), True, False, "H-score (Bao et al. 2019)"),
+        Metric(
+            "hscore_shrinkage",
+            lambda s: shrinkage_h_score(s.features, s.labels),
+            True,
+            False,
+            "Ledoit-Wolf shrinkage H-score (Ibrahim et al. 2023)",
+        ),
         Metric("logme", lambda s: logme(s.features, s.labels), True, False, "LogME (You et al. 2021)"),
+        Metric("nleep", lambda s: nleep(s.features, s.labels), True, False, "GMM LEEP (Li et al. 2021)"),
+        Metric("sfda", lambda s: sfda(s.features, s.labels), True, False, "SFDA (Shao et al. 2022)"),
+        Metric("parc", lambda s: parc(s.features, s.labels), True, False, "PARC (Bolya et al. 2021)"),
+        Metric("transrate", lambda s: transrate(s.features, s.labels), True, False, "TransRate (Huang et al. 2022)"),
+        Metric("knn", lambda s: knn_accuracy(s.features, s.labels), True, False, "leave-one-out k-NN (Sorkhei 2025)"),
+        Metric(
+            "sem_logme",
+            lambda s: float(semantic_logme(s.features, s.probs, s.labels, s.distances)),
+            True,
+            False,
+            "LogME + class-name semantic evidence (hfnet)",
+            uses_class_names=True,
+        ),
+        Metric(
+            "logme_reference",
+            lambda s: logme(s.features, s.labels, reference=True),
+            True,
+            False,
+            "LogME exactly as thuml/LogME (11 iterations, its formula when D > N)",
+            default=False,
+        ),
+        Metric(
+            "hscore_reference",
+            lambda s: h_score(s.features, s.labels, rtol=REFERENCE_RTOL),
+            True,
+            False,
+            "H-score with the reference's pinv(rcond=1e-15)",
+            default=False,
+        ),
     )
 }
-DEFAULT_METRICS = list(METRICS)
+DEFAULT_METRICS = [name for name, m in METRICS.items() if m.default]
 
 
 def get_metrics(names: list[str] | None) -> list[Metric]:
-    """The metrics called ``names`` (all when None), with a clear error for an unknown one."""
+    """The metrics called ``names`` (the defaults when None), with a clear error for an unknown one."""
     if not names:
         return [METRICS[n] for n in DEFAULT_METRICS]
     unknown = [n for n in names if n not in METRICS]

@@ -36,6 +36,11 @@ class CandidateResult:
     seconds: float = 0.0
     forward_seconds: float = 0.0
     score_seconds: float = 0.0
+    metric_seconds: dict[str, float] = field(default_factory=dict)
+    forward_batches: int = 0
+    cached: bool = False
+    index: int = 0
+    process: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -183,6 +188,9 @@ def rank_models(
     names: Sequence[str] | None = None,
     progress: bool = True,
     loader: Callable[[str], Any] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    process_index: int = 0,
+    num_processes: int = 1,
 ) -> Ranking:
     """Score every candidate on a labelled target dataset without fine-tuning.
 
@@ -200,9 +208,15 @@ def rank_models(
         names: display names for the candidates (default: the id / path / source).
         progress: show tqdm bars over candidates and batches.
         loader: loads a candidate given as a string (default :func:`hfnet.hub.load_classifier`).
+        cache_dir: keep each candidate's logits and features here (:class:`hfnet.ranking.cache.FeatureCache`),
+            keyed by candidate revision / content, dataset fingerprint and samples; a cached candidate is neither
+            loaded nor run.
+        process_index, num_processes: score only the candidates ``i`` with ``i % num_processes == process_index``
+            (one shard of a multi-process run; :func:`hfnet.ranking.job.rank_job` gathers the shards).
 
     Returns:
-        A :class:`Ranking`; failed candidates keep their error message and no scores.
+        A :class:`Ranking`; failed candidates keep their error message and no scores. ``CandidateResult.index`` is
+        the candidate's position in ``candidates``.
 
     Raises:
         HfnetError: unknown metric, empty dataset, fewer than two target classes, or (when EMD was asked for by
@@ -230,7 +244,7 @@ def rank_models(
     if not candidates:
         raise HfnetError("no candidates to rank; pass --candidates and/or --search")
 
-    emd_metrics = [m for m in chosen if m.needs_class_names]
+    emd_metrics = [m for m in chosen if m.needs_class_names or m.uses_class_names]
     kv, target_vectors, target_oov, wv_name, skipped_emd = None, None, {}, None, None
     if emd_metrics:
         try:
@@ -242,9 +256,11 @@ def rank_models(
             target_vectors = class_vectors(target_classes, kv, combine=combine, class_map=class_map)
             target_oov = target_vectors.oov
         except HfnetError as e:
-            if metrics:  # asked for by name: the user needs to fix the names
+            if metrics and any(m.needs_class_names for m in chosen):  # asked for by name: the user fixes the names
                 raise
             skipped_emd = f"word-vector EMD skipped for every candidate: {e}"
+            if any(m.uses_class_names for m in chosen):
+                skipped_emd += " (sem_logme computed without class names: it equals LogME)"
             logger.warning(skipped_emd)
             chosen = [m for m in chosen if not m.needs_class_names]
             emd_metrics = []
@@ -268,32 +284,43 @@ def rank_models(
     display = list(names) if names is not None else [_candidate_name(c) for c in candidates]
     if len(display) != len(candidates):
         raise HfnetError(f"{len(display)} names given for {len(candidates)} candidates")
+    if not 0 <= process_index < num_processes:
+        raise HfnetError(f"process_index {process_index} outside [0, {num_processes})")
+    cache, data_id = None, None
+    if cache_dir is not None:
+        from hfnet.ranking.cache import FeatureCache, dataset_fingerprint
+
+        cache, data_id = FeatureCache(cache_dir), dataset_fingerprint(dataset, subset_idx)
     source_cache: dict[tuple[str, ...], Any] = {}
-    bar = tqdm(list(zip(candidates, display)), desc="candidates", disable=not progress)
-    for candidate, name in bar:
+    mine = [i for i in range(len(candidates)) if i % num_processes == process_index]
+    bar = tqdm(mine, desc="candidates", disable=not progress)
+    for i in bar:
+        candidate, name = candidates[i], display[i]
         bar.set_postfix_str(name[-40:])
-        result = CandidateResult(name=name)
+        result = CandidateResult(name=name, index=i, process=process_index)
         t0 = time.perf_counter()
         try:
-            classifier = loader(str(candidate)) if isinstance(candidate, str | os.PathLike) else candidate
-            t_forward = time.perf_counter()
-            logits, features = forward_outputs(classifier, subset, batch_size=batch_size, progress=progress)
-            result.forward_seconds = time.perf_counter() - t_forward
+            outputs = _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result)
         except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
             result.error = _message(e)
             result.seconds = time.perf_counter() - t0
             logger.warning("candidate %s skipped: %s", name, result.error)
             ranking.candidates.append(result)
             continue
+        logits, features = outputs.logits, outputs.features
         t_scores = time.perf_counter()
         result.num_source_classes = int(logits.shape[1])
-        result.num_params = int(sum(p.numel() for p in classifier.parameters()))
+        result.num_params = outputs.num_params
         inputs = ScoreInputs(probs=softmax(logits), features=features, labels=labels)
         if emd_metrics:
-            inputs.distances = _distances(classifier, kv, target_vectors, combine, class_map, source_cache, result)
+            inputs.distances = _distances(
+                outputs.class_names, kv, target_vectors, combine, class_map, source_cache, result
+            )
         with _one_blas_thread():
             for metric in chosen:
+                t_metric = time.perf_counter()
                 result.scores[metric.name] = _score(metric, inputs, result)
+                result.metric_seconds[metric.name] = time.perf_counter() - t_metric
         result.score_seconds = time.perf_counter() - t_scores
         result.seconds = time.perf_counter() - t0
         ranking.candidates.append(result)
@@ -301,8 +328,36 @@ def rank_models(
     return ranking
 
 
-def _distances(classifier, kv, target_vectors, combine, class_map, cache, result: CandidateResult):
-    names = classifier.class_names
+def _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result: CandidateResult):
+    """The candidate's forward outputs: from the cache when there, else loaded, run and (when caching) stored."""
+    from hfnet.ranking.cache import CachedOutputs, candidate_fingerprint
+
+    key = None
+    if cache is not None:
+        fingerprint = candidate_fingerprint(candidate)
+        if fingerprint is not None:
+            key = cache.key(fingerprint, data_id)
+            hit = cache.load(key)
+            if hit is not None:
+                result.cached = True
+                return hit
+    classifier = loader(str(candidate)) if isinstance(candidate, str | os.PathLike) else candidate
+    t_forward = time.perf_counter()
+    logits, features = forward_outputs(classifier, subset, batch_size=batch_size, progress=progress)
+    result.forward_seconds = time.perf_counter() - t_forward
+    result.forward_batches = -(-len(subset) // batch_size)
+    outputs = CachedOutputs(
+        logits=logits,
+        features=features,
+        num_params=int(sum(p.numel() for p in classifier.parameters())),
+        class_names=list(classifier.class_names) if classifier.class_names else None,
+    )
+    if key is not None:
+        cache.save(key, outputs, description=name)  # at once: a later failure or interruption keeps it
+    return outputs
+
+
+def _distances(names, kv, target_vectors, combine, class_map, cache, result: CandidateResult):
     if not names:
         result.warnings.append("no class names: word-vector EMD skipped (every other score computed)")
         logger.warning("candidate %s has no class names: word-vector EMD skipped", result.name)
