@@ -110,9 +110,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
         else:
             kwargs["required"] = True
         if tp is bool and default is True:
-            group.add_argument(
-                f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_false", help=argparse.SUPPRESS
-            )
+            negatives = dict.fromkeys([f"--no-{f.name.replace('_', '-')}", f"--no_{f.name}"])  # both spellings
+            group.add_argument(*negatives, dest=f.name, action="store_false", help=argparse.SUPPRESS)
         del optional  # ``None`` is accepted as a default only; the command line has no way to spell it
         group.add_argument(*names, **kwargs)
 

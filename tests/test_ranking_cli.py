@@ -85,20 +85,23 @@ def test_rank_with_fake_search_listing(tiny_vit_dir, monkeypatch, capsys):
     argv = ["rank", "--dataset", "digits", "--candidates", str(tiny_vit_dir), "--search", "resnet", "--limit", "1"]
     assert main([*argv, "--num-samples", "20", "--metrics", "leep", "logme", "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "Hub search 'resnet': timm/resnet18.a1_in1k" in text
+    # what the search will download is listed before anything is loaded
+    assert text.index("will download 1 model(s)") < text.index("timm/resnet18.a1_in1k: cannot load")
+    assert "timm/resnet18.a1_in1k" in text.splitlines()[1]
     # offline: the found id cannot be loaded, is reported, and the local folder is still ranked
     assert "skipped timm/resnet18.a1_in1k: cannot load" in text
 
 
 def test_rank_errors(tiny_vit_dir, tmp_path, capsys):
     base = ["rank", "--dataset", "digits", "--num-samples", "20", "--no-progress"]
-    assert main([*base, "--candidates", str(tiny_vit_dir), "--metrics", "accuracy"]) == 1
-    assert "error: unknown metric(s) accuracy" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # argparse names the valid choices
+        main([*base, "--candidates", str(tiny_vit_dir), "--metrics", "accuracy"])
+    assert e.value.code == 2 and "invalid choice: 'accuracy'" in capsys.readouterr().err
     assert main(base) == 1
     assert "error: no candidates" in capsys.readouterr().err
     assert main([*base, "--candidates", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
     captured = capsys.readouterr()
-    assert "error: every candidate failed" in captured.err and "skipped" in captured.out
+    assert "error: every candidate failed" in captured.err and "no such model folder" in captured.err
     bad_map = tmp_path / "map.json"
     bad_map.write_text("{not json")
     assert main([*base, "--candidates", str(tiny_vit_dir), "--class-map", str(bad_map)]) == 1

@@ -100,7 +100,7 @@ class RankingConfig:
             "help": "Keep each candidate's forward outputs here; a later run with other scores costs no forward."
         },
     )
-    output: str | None = field(default=None, metadata={"help": "Write the ranking as JSON here."})
+    json: str | None = field(default=None, metadata={"help": "Write the ranking as JSON here."})
     plot: str | None = field(default=None, metadata={"help": "Write a PNG of the scores here."})
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 

@@ -162,7 +162,7 @@ def rank_job(
 
     Under ``accelerate launch`` (more than one process) candidate ``i`` is scored by process ``i % num_processes``;
     the shards are gathered (``accelerate.utils.gather_object``) so every process returns the same table as a
-    single process would, and only the main process writes ``config.output`` / ``config.plot``.
+    single process would, and only the main process writes ``config.json`` / ``config.plot``.
 
     Args:
         config: the job's options.
@@ -237,12 +237,13 @@ def rank_job(
         num_processes=num_processes,
         is_main_process=is_main,
     )
-    if is_main and config.output:
-        result.save_json(config.output)
+    if is_main and config.json:
+        result.save_json(config.json)
     if is_main and config.plot:
         result.plot(config.plot)
     if not ranking.ranked:
-        raise HfnetError("every candidate failed to load or run; see the messages above")
+        reasons = "; ".join(f"{c.name}: {c.error}" for c in ranking.failed)
+        raise HfnetError(f"every candidate failed to load or run ({reasons})")
     return result
 
 
