@@ -118,6 +118,17 @@ def is_hub_id(name: str | None) -> bool:
     return bool(_HUB_ID.fullmatch(name))
 
 
+# the TrainingArguments fields a card lists under "reproduce" (jobs add their own settings in front)
+TRAINING_CARD_KEYS = (
+    "num_train_epochs",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "weight_decay",
+    "seed",
+)
+
+
 def display_name(name: str | os.PathLike | None) -> str:
     """How a model is named in a card: a Hub id as a link, a local folder by its name (never an absolute path)."""
     if name is None:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from accelerate import PartialState
 
+from hfnet.cards import TRAINING_CARD_KEYS
 from hfnet.distillation.config import DistillationConfig, parse_hint
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.hint import check_layer, run_hint_stage
@@ -153,12 +154,7 @@ _REPRODUCE_KEYS = (
     "hint_epochs",
     "hint_max_steps",
     "hint_learning_rate",
-    "num_train_epochs",
-    "max_steps",
-    "learning_rate",
-    "per_device_train_batch_size",
-    "weight_decay",
-    "seed",
+    *TRAINING_CARD_KEYS,
 )
 
 

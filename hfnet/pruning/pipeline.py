@@ -84,11 +84,8 @@ class PruningOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def prune_classifier(
-    classifier, calibration_dataset, config: PruningConfig, *, progress: bool = False
-) -> PruningOutcome:
-    """Score the classifier's prunable weights, build the masks and zero the pruned weights in place."""
-    prunable_parameters(classifier)  # fail early on a model without prunable layers
+def _config_scores(classifier, calibration_dataset, config: PruningConfig, progress: bool) -> tuple[dict, float]:
+    """The per-weight scores of ``config.method`` (calibration batches drawn when it needs data) and their time."""
     batches = None
     if config.needs_data:
         if calibration_dataset is None:
@@ -110,21 +107,19 @@ def prune_classifier(
         refer_statistics=config.refer_statistics,
         progress=progress,
     )
-    seconds = time.perf_counter() - t0
+    return scores, time.perf_counter() - t0
+
+
+def prune_classifier(
+    classifier, calibration_dataset, config: PruningConfig, *, progress: bool = False
+) -> PruningOutcome:
+    """Score the classifier's prunable weights, build the masks and zero the pruned weights in place."""
+    prunable_parameters(classifier)  # fail early on a model without prunable layers
+    scores, seconds = _config_scores(classifier, calibration_dataset, config, progress)
     masks = make_masks(scores, config.sparsity, config.scope)
     apply_masks(classifier, masks)
     report = sparsity_report(classifier, masks)
     return PruningOutcome(masks, report.to_dict(), mask_hash(masks), seconds)
-
-
-_TRAINING_KEYS = (
-    "num_train_epochs",
-    "max_steps",
-    "learning_rate",
-    "per_device_train_batch_size",
-    "weight_decay",
-    "seed",
-)
 
 
 def _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save) -> dict[str, Any]:
@@ -153,9 +148,11 @@ def _finish(classifier, data, summary, outcome, card, save_dir, training_args, c
 
 def _reproduce_config(base, dataset_name: str, config: PruningConfig, training_args) -> dict[str, Any]:
     """The settings that reproduce a pruning run (shown in the card)."""
+    from hfnet.cards import TRAINING_CARD_KEYS
+
     reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
     if training_args is not None:
-        reproduce["training"] = {k: getattr(training_args, k, None) for k in _TRAINING_KEYS}
+        reproduce["training"] = {k: getattr(training_args, k, None) for k in TRAINING_CARD_KEYS}
     return reproduce
 
 
@@ -330,31 +327,6 @@ class StructuredOutcome:
     latency: dict[str, float] = field(default_factory=dict)
     heads_note: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def _config_scores(classifier, calibration_dataset, config: PruningConfig, progress: bool) -> tuple[dict, float]:
-    batches = None
-    if config.needs_data:
-        if calibration_dataset is None:
-            raise HfnetError(f"method {config.method!r} needs calibration data")
-        batches = calibration_batches(
-            classifier,
-            calibration_dataset,
-            num_samples=config.calibration_samples,
-            batch_size=config.calibration_batch_size,
-            seed=config.pruning_seed,
-        )
-    t0 = time.perf_counter()
-    scores = compute_scores(
-        config.method,
-        classifier,
-        batches,
-        seed=config.pruning_seed,
-        token_pooling=config.token_pooling,
-        refer_statistics=config.refer_statistics,
-        progress=progress,
-    )
-    return scores, time.perf_counter() - t0
 
 
 def prune_classifier_structured(
