@@ -78,6 +78,17 @@ def remove_empty_dirs(created: list[Path]) -> None:
             break
 
 
+def quiet_when_no_progress(trainer) -> None:
+    """With ``disable_tqdm`` the Trainer prints every log dict to stdout; hfnet's front ends print tables instead.
+
+    The logs stay in ``trainer.state.log_history`` and still reach ``report_to`` integrations.
+    """
+    from transformers.trainer_callback import PrinterCallback
+
+    if trainer.args.disable_tqdm:
+        trainer.remove_callback(PrinterCallback)
+
+
 def prepare_datasets(classifier, *datasets_, train_augment: bool = False) -> list:
     """Attach the classifier's preprocessing to raw datasets (already transformed ones pass through)."""
     out = []
@@ -140,6 +151,7 @@ def train_classifier(
             data_collator=collate_fn,
             callbacks=callbacks,
         )
+        quiet_when_no_progress(trainer)
     except (ImportError, RuntimeError) as e:
         remove_empty_dirs(created)
         if "requires" not in str(e) and "install" not in str(e):

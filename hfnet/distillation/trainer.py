@@ -20,6 +20,7 @@ from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.losses import kd_loss_terms, merit_weights
 from hfnet.errors import HfnetError
 from hfnet.hub import HubClassifier, Preprocessing
+from hfnet.training import quiet_when_no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class DistillationTrainer(Trainer):
             data_collator=_Collator(data_collator),
             **kwargs,
         )
+        quiet_when_no_progress(self)
         self.student_preprocessing = student.preprocessing
         self.teacher_preprocessing = teacher.preprocessing
         teacher.eval().requires_grad_(False)
