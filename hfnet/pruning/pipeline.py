@@ -146,14 +146,24 @@ def _finish(classifier, data, summary, outcome, card, save_dir, training_args, c
     return summary
 
 
-def _reproduce_config(base, dataset_name: str, config: PruningConfig, training_args) -> dict[str, Any]:
-    """The settings that reproduce a pruning run (shown in the card)."""
+def _lineage(classifier, dataset_name: str, config: PruningConfig, training_args, command) -> dict[str, Any]:
+    """The card fields both pruning branches share: parent, dataset, evaluation split, how to reproduce."""
     from hfnet.cards import TRAINING_CARD_KEYS
 
+    base = classifier.source
     reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
     if training_args is not None:
         reproduce["training"] = {k: getattr(training_args, k, None) for k in TRAINING_CARD_KEYS}
-    return reproduce
+    return dict(
+        base_model=classifier.hub_id,
+        base_model_relation="finetune",
+        datasets=[dataset_name],
+        eval_dataset=dataset_name,
+        eval_split="test",
+        parents=[("pruned from", base)] if base else [],
+        command=command,
+        config=reproduce,
+    )
 
 
 def _model_card(
@@ -192,22 +202,14 @@ def _model_card(
     )
     metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
     metrics.update(sparsity_prunable=s["sparsity_prunable"], sparsity_all_weights=s["sparsity_all_weights"])
-    reproduce = _reproduce_config(base, dataset_name, config, training_args)
     return ModelCardInfo(
         title=f"{type(classifier.model).__name__} pruned with {config.method.upper()} at {config.sparsity:.0%}",
         summary=f"{display_name(base)} pruned to {s['sparsity_prunable']:.1%} sparsity of its prunable weights "
         f"({s['sparsity_all_weights']:.1%} of all weights) with {config.method.upper()} on `{dataset_name}`, then "
         f"fine-tuned for {steps} steps with the mask fixed. Accuracy measured on the `{dataset_name}` test split.",
-        base_model=classifier.hub_id,
-        base_model_relation="finetune",
-        datasets=[dataset_name],
         metrics=metrics,
-        eval_dataset=dataset_name,
-        eval_split="test",
-        parents=[("pruned from", base)] if base else [],
-        command=command,
-        config=reproduce,
         tags=["pruning", f"pruning-{config.method}", "sparse"],
+        **_lineage(classifier, dataset_name, config, training_args, command),
         details=details,
     )
 
@@ -498,15 +500,8 @@ def _structured_model_card(
         f"({c['neurons_per_block_before']} -> {c['neurons_per_block_after']} per block), chosen by "
         f"{config.method.upper()} on `{dataset_name}`: {c['params_before']} -> {c['params_after']} parameters; then "
         f"fine-tuned for {steps} steps. Accuracy measured on the `{dataset_name}` test split.",
-        base_model=classifier.hub_id,
-        base_model_relation="finetune",
-        datasets=[dataset_name],
         metrics=metrics,
-        eval_dataset=dataset_name,
-        eval_split="test",
-        parents=[("pruned from", base)] if base else [],
-        command=command,
-        config=_reproduce_config(base, dataset_name, config, training_args),
         tags=["pruning", f"pruning-{config.method}", "structured-pruning"],
+        **_lineage(classifier, dataset_name, config, training_args, command),
         details=details,
     )
