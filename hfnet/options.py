@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
+import time
 import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hfnet.errors import HfnetError
@@ -231,6 +234,10 @@ class TrainingOptions:
         default="none",
         metadata={"help": "Where the Trainer reports: none, tensorboard, wandb, ... (comma-separated)."},
     )
+    logging_dir: str = field(
+        default="runs",
+        metadata={"help": "With --report-to tensorboard: the event files go into a dated folder under this one."},
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -253,7 +260,15 @@ class TrainingOptions:
         return [] if names in ([], ["none"]) else names
 
     def training_arguments_kwargs(self, output_dir: str) -> dict[str, Any]:
-        """Keyword arguments of ``transformers.TrainingArguments`` (or a subclass) for these options."""
+        """Keyword arguments of ``transformers.TrainingArguments`` (or a subclass) for these options.
+
+        hfnet's jobs give the Trainer a temporary ``output_dir`` (it saves no checkpoints there), so TensorBoard's
+        default place (``output_dir/runs``) would vanish: its event files go to ``logging_dir/<date-time>`` instead,
+        unless ``TENSORBOARD_LOGGING_DIR`` already says where.
+        """
+        if {"tensorboard", "all"} & set(self.report_to_list) and not os.environ.get("TENSORBOARD_LOGGING_DIR"):
+            run = time.strftime("%Y%m%d-%H%M%S")
+            os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(self.logging_dir).expanduser().resolve() / run)
         return dict(
             output_dir=output_dir,
             num_train_epochs=self.epochs,

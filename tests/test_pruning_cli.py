@@ -161,3 +161,17 @@ def test_cli_structured_refuses_what_it_cannot_do_and_writes_nothing(tiny_timm_d
     )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "head" in err[0] and not out.exists()
+
+
+def test_cli_report_to_tensorboard_keeps_the_logs_and_no_empty_folders(tiny_vit_dir, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", "")  # undone after the test, whatever hfnet sets meanwhile
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR")
+    monkeypatch.chdir(tmp_path)
+    out, logs = tmp_path / "pruned", tmp_path / "tb"
+    argv = _argv(tiny_vit_dir, out, "--method", "magnitude", "--max-steps", "2", "--logging-steps", "1")
+    assert main([*argv, "--report-to", "tensorboard", "--logging-dir", str(logs)]) == 0
+    events = list(logs.rglob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0  # the losses were written where we asked
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned", "tb"]  # no stray run folder anywhere
+    assert not any(p.is_dir() for p in out.iterdir())  # and nothing but the checkpoint files in the result
