@@ -48,3 +48,12 @@ def test_format_table():
     text = format_table([{"a": 1.0, "b": "x"}, {"a": 0.5, "c": 2}])
     lines = text.splitlines()
     assert lines[0].split() == ["a", "b", "c"] and lines[2].split() == ["1", "x"]
+
+
+def test_evaluate_warns_when_the_model_classes_are_not_the_datasets(tiny_timm_dir, caplog, capsys):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="hfnet.evaluation"):
+        assert main(["evaluate", str(tiny_timm_dir), "--dataset", "digits", "--test-samples-per-class", "2"]) == 0
+    assert any("not the dataset's" in r.getMessage() for r in caplog.records)
+    assert "accuracy" in capsys.readouterr().out  # still reported, with the warning beside it
