@@ -50,10 +50,14 @@ def test_format_table():
     assert lines[0].split() == ["a", "b", "c"] and lines[2].split() == ["1", "x"]
 
 
-def test_evaluate_warns_when_the_model_classes_are_not_the_datasets(tiny_timm_dir, caplog, capsys):
+def test_evaluate_warns_when_the_model_classes_are_not_the_datasets(tmp_path, caplog, capsys):
     import logging
 
+    from hfnet.data import FASHION_MNIST_CLASSES
+    from hfnet.zoo import tiny_resnet
+
+    fashion = tiny_resnet(FASHION_MNIST_CLASSES, image_size=16).save_pretrained(tmp_path / "fashion")  # 10 classes
     with caplog.at_level(logging.WARNING, logger="hfnet.evaluation"):
-        assert main(["evaluate", str(tiny_timm_dir), "--dataset", "digits", "--test-samples-per-class", "2"]) == 0
+        assert main(["evaluate", str(fashion), "--dataset", "digits", "--test-samples-per-class", "2"]) == 0
     assert any("not the dataset's" in r.getMessage() for r in caplog.records)
     assert "accuracy" in capsys.readouterr().out  # still reported, with the warning beside it
