@@ -6,16 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from hfnet._plots import pyplot, save_figure
 from hfnet.analysis.filters import FilterComparison
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_comparison(
@@ -26,7 +18,7 @@ def plot_comparison(
     Cosine: the binarised matrix as is, and with B's columns in best-match order (seed 000's figure 2).
     Euclidean: ``E_ij`` and the dissimilarity ``S`` with A as reference, then with B as reference (seed 001).
     """
-    plt = _pyplot()
+    plt = pyplot()
     a, b = labels
     if comparison.metric == "cosine":
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
@@ -55,19 +47,14 @@ def plot_comparison(
                 ax.text(0, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < vmax * 0.6 else "k")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_summary(
     rows: Sequence[dict], path: str | os.PathLike, *, key: str = "match_fraction", title: str = ""
 ) -> Path:
     """Bars of ``row[key]`` for trained pairs next to ``row[key + "_random"]`` (the same figure for random weights)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(rows)), 3.6))
     xs = range(len(rows))
     trained = [r[key] for r in rows]
@@ -79,9 +66,4 @@ def plot_summary(
     ax.set_ylabel(key)
     ax.legend(fontsize=8)
     ax.set_title(title or key, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

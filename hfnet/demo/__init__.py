@@ -158,11 +158,9 @@ def _foolbox_imagenet():
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    from hfnet._plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [r for r in rows if isinstance(r.get("accuracy"), float)]
     if not rows:
         return
@@ -175,9 +173,7 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy")
     ax.set_title("hfnet demo: measured accuracy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def run_demo(

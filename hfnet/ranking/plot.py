@@ -6,15 +6,13 @@ import math
 import os
 from pathlib import Path
 
+from hfnet._plots import pyplot, save_figure
 from hfnet.ranking.ranker import Ranking
 
 
 def plot_ranking(ranking: Ranking, path: str | os.PathLike) -> Path:
     """Write a PNG with a bar chart per score (arrow in the title: which direction is better)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     candidates = ranking.ranked
     metrics = ranking.metrics
@@ -39,9 +37,4 @@ def plot_ranking(ranking: Ranking, path: str | os.PathLike) -> Path:
     for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     fig.suptitle(f"{len(candidates)} candidates on {ranking.dataset or 'target'} ({ranking.num_samples} images)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
