@@ -45,6 +45,8 @@ def test_cli_chain_with_hint_and_merit(tiny_resnet_dir, tmp_path, capsys):
         "1",
         "--merit",
         "0.1",
+        "--logging-steps",
+        "1",
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -57,6 +59,10 @@ def test_cli_chain_with_hint_and_merit(tiny_resnet_dir, tmp_path, capsys):
     assert student.preprocessing.image_size == (16, 16)
     card = (out / "student" / "README.md").read_text()
     assert "teacher -> assistant_1 -> student" in card and "merit" in card
+    # each stage's losses are plotted into its folder and embedded in its card
+    for stage in ("assistant_1", "student"):
+        assert (out / stage / "training_curves.png").stat().st_size > 5_000
+        assert "training_curves.png" in (out / stage / "README.md").read_text()
     assert torch.isfinite(student.logits(torch.zeros(1, 3, 16, 16))).all()
 
 

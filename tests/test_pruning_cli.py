@@ -126,7 +126,7 @@ def test_cli_structured_saves_a_smaller_model_with_a_hub_card(tiny_vit_dir, tmp_
 
     out = tmp_path / "structured"
     argv = _argv(tiny_vit_dir, out, "--method", "afr", "--structured", "--sparsity", "0.5", "--max-steps", "2")
-    assert main(argv) == 0
+    assert main([*argv, "--logging-steps", "1"]) == 0
     printed = capsys.readouterr().out
     assert "params_after" in printed and "heads_per_block_after" in printed
     before = json.loads((tiny_vit_dir / "config.json").read_text())
@@ -143,6 +143,8 @@ def test_cli_structured_saves_a_smaller_model_with_a_hub_card(tiny_vit_dir, tmp_
     assert results and any(r.metric_type == "accuracy" for r in results)
     assert str(tmp_path) not in card.content and "REPO_ID" not in card.content
     assert "structured" in card.content and "hfnet prune" in card.content
+    # the fine-tuning losses are plotted into the checkpoint folder and embedded in the card
+    assert (out / "training_curves.png").stat().st_size > 5_000 and "training_curves.png" in card.content
 
 
 def test_cli_structured_refuses_what_it_cannot_do_and_writes_nothing(tiny_timm_dir, tiny_resnet_dir, tmp_path, capsys):

@@ -250,10 +250,19 @@ def distill_chain(
         result = StageResult(names[i], names[i - 1], student, metrics, list(trainer.state.log_history), stage_dir)
         if stage_dir is not None:
             if trainer.accelerator.is_main_process:
+                import tempfile
+
+                from hfnet._plots import plot_training_curves
+
                 card = _card(
                     result, names[: i + 1], stage_args, dataset_name, chain_models=models[: i + 1], command=command
                 )
-                student.save_pretrained(stage_dir, card=card, overwrite=overwrite)
+                with tempfile.TemporaryDirectory(prefix="hfnet-plots-") as tmp:
+                    title = f"{names[i]} distilled from {names[i - 1]}"
+                    curves = plot_training_curves(result.log_history, Path(tmp) / "training_curves.png", title=title)
+                    if curves is not None:  # copied into the checkpoint folder and embedded in the card
+                        card.plots = [*card.plots, str(curves)]
+                    student.save_pretrained(stage_dir, card=card, overwrite=overwrite)
                 inside = [names[i]] + (
                     [trainer_root.name]
                     if trainer_root.parent.resolve() == Path(output_dir).resolve() and trainer_root.exists()

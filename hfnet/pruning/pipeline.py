@@ -82,6 +82,7 @@ class PruningOutcome:
     mask_sha256: str
     scoring_seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
+    log_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _config_scores(classifier, calibration_dataset, config: PruningConfig, progress: bool) -> tuple[dict, float]:
@@ -134,8 +135,16 @@ def _finish(classifier, data, summary, outcome, card, save_dir, training_args, c
         outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
         summary.update(outcome.metrics)
         if save_dir is not None:
+            import tempfile
+
+            from hfnet._plots import plot_training_curves
+
             info = card(training_args=training_args, command=command)
-            saved = classifier.save_pretrained(save_dir, card=info, overwrite=save["overwrite"])
+            with tempfile.TemporaryDirectory(prefix="hfnet-plots-") as tmp:
+                curves = plot_training_curves(outcome.log_history, Path(tmp) / "training_curves.png")
+                if curves is not None:  # copied into the checkpoint folder and embedded in the card
+                    info.plots = [*info.plots, str(curves)]
+                saved = classifier.save_pretrained(save_dir, card=info, overwrite=save["overwrite"])
             summary["output_dir"] = str(saved)
             url = push_result(
                 saved, push=save["push_to_hub"], hub_model_id=save["hub_model_id"], private=save["private"]
@@ -292,6 +301,7 @@ def run_pruning(
             callbacks=[callback],
         )
         steps = int(trainer.state.global_step)
+        outcome.log_history = list(trainer.state.log_history)
         callback.masked.zero_()
     # the masked weights must be exact zeros whatever happened during training
     params = dict(classifier.model.named_parameters())
@@ -329,6 +339,7 @@ class StructuredOutcome:
     latency: dict[str, float] = field(default_factory=dict)
     heads_note: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    log_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prune_classifier_structured(
@@ -422,6 +433,7 @@ def run_structured_pruning(
 
         trainer = train_classifier(classifier, data["train"], output_dir=training_args.output_dir, args=training_args)
         steps = int(trainer.state.global_step)
+        outcome.log_history = list(trainer.state.log_history)
     summary: dict[str, Any] = {
         "world_size": state.num_processes,
         "method": config.method,
