@@ -29,7 +29,6 @@ __all__ = [
     "prune_classifier",
     "prune_classifier_structured",
     "run_pruning",
-    "run_structured_pruning",
 ]
 
 
@@ -268,20 +267,10 @@ def run_pruning(
         raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
     if save_dir is not None:
         check_output_dir(save_dir, overwrite=overwrite)  # refuse before hours of work, not after
+    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
     if config.structured:
-        return run_structured_pruning(
-            classifier,
-            data,
-            config,
-            training_args,
-            save_dir=save_dir,
-            dataset_name=dataset_name,
-            progress=progress,
-            overwrite=overwrite,
-            push_to_hub=push_to_hub,
-            hub_model_id=hub_model_id,
-            private=private,
-            command=command,
+        return _run_structured(
+            classifier, data, config, training_args, save_dir, dataset_name, progress, command, save
         )
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
@@ -318,7 +307,6 @@ def run_pruning(
         "train_steps": steps,
         **outcome.sparsity,
     }
-    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
     card = functools.partial(_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps)
     return _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save)
 
@@ -394,24 +382,12 @@ def prune_classifier_structured(
     return StructuredOutcome(keep, mask_hash(keep), seconds, counts, latency, layout.heads_note)
 
 
-def run_structured_pruning(
-    classifier,
-    data,
-    config: PruningConfig,
-    training_args=None,
-    *,
-    save_dir: str | Path | None,
-    dataset_name: str,
-    progress: bool = True,
-    overwrite: bool = False,
-    push_to_hub: bool = False,
-    hub_model_id: str | None = None,
-    private: bool = False,
-    command: str | None = None,
+def _run_structured(
+    classifier, data, config: PruningConfig, training_args, save_dir, dataset_name: str, progress: bool, command, save
 ) -> dict[str, Any]:
-    """``run_pruning`` with ``config.structured``: remove units, fine-tune the smaller dense model, evaluate, save.
+    """:func:`run_pruning` with ``config.structured``: remove units, fine-tune the smaller dense model, evaluate, save.
 
-    The output-folder, push and card arguments are those of :func:`run_pruning` (validated there).
+    ``save`` holds the output-folder and push settings, already validated by :func:`run_pruning`.
     """
     from accelerate import PartialState
 
@@ -449,7 +425,6 @@ def run_structured_pruning(
     }
     if outcome.heads_note:
         summary["heads_note"] = outcome.heads_note
-    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
     card = functools.partial(
         _structured_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps
     )
