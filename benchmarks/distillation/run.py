@@ -188,10 +188,9 @@ def _step_costs(teacher, train: TensorImages, names, out: Path, steps: int, repe
 
 
 def _plot(summary: dict, curves: dict, budget_curves: dict, budget: int, n_params: dict, path: Path) -> None:
-    import matplotlib
+    from hfnet._plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1, 1, 1.3]})
     for name, curve in budget_curves.items():
@@ -227,16 +226,13 @@ def _plot(summary: dict, curves: dict, budget_curves: dict, budget: int, n_param
         f"student {n_params['student'] / 1e3:.0f}k parameters"
     )
     plt.setp(ax2.get_xticklabels(), rotation=20, ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def _plot_costs(costs: dict, path: Path) -> None:
-    import matplotlib
+    from hfnet._plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.barh(["KD step", "KD step, cached logits"], [costs["kd_step_ms"], costs["kd_cached_step_ms"]], color="#4c72b0")
@@ -251,9 +247,7 @@ def _plot_costs(costs: dict, path: Path) -> None:
     ax.set_xlabel("ms per optimizer step (batch 64)")
     ax.legend(fontsize=8)
     ax.set_title(f"KD / (student + teacher fwd) = {costs['ratio_kd']:.2f}x")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:

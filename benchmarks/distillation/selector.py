@@ -191,10 +191,9 @@ def main() -> None:
 
 
 def _plot(rows, path: Path) -> None:
-    import matplotlib
+    from hfnet._plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     methods = ["left only", "right only", "average", "selector", "oracle (clean modality)"]
@@ -208,9 +207,7 @@ def _plot(rows, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import json, sys, threading, time
 import torch
 torch.set_num_threads(1)
 from safetensors.torch import load_file, save_file
+from hfnet._plots import pyplot
 from hfnet.merging import merge_models
 # import everything a merge touches before measuring, so the numbers are tensors, not modules
 import transformers, timm, jinja2  # noqa
@@ -126,10 +127,9 @@ def main() -> None:
         f"```\n{format_table(rows, '{:.2f}')}\n```\n\nCommand: `python benchmarks/merging/run.py`\n"
     )
     (HERE / "results.md").write_text(md)
-    import matplotlib
+    from hfnet._plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for mode, style in (("streaming", "o-"), ("load-all", "s--")):

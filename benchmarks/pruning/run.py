@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from hfnet._plots import pyplot, save_figure
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
 from hfnet.hub import load_classifier
@@ -200,10 +201,7 @@ def write_results(result: dict) -> None:
 
 
 def plot(table: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     xs = [100 * s for s in SPARSITIES]
@@ -217,9 +215,7 @@ def plot(table: dict, path: Path) -> None:
     ax.set_xticks(xs)
     ax.set_title("Fashion-MNIST ViT pruned for MNIST (mean +/- std, 3 seeds)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def verdict(table: dict) -> str:

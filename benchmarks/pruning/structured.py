@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from hfnet._plots import pyplot, save_figure
 from hfnet.data import load_image_dataset
 from hfnet.hub import HubClassifier, load_classifier
 from hfnet.pruning import prunable_parameters, random_scores
@@ -309,10 +310,7 @@ def write_results(result: dict) -> None:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t, sp = result["table"], result["sparsities"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -350,9 +348,7 @@ def plot(result: dict, path: Path) -> None:
     bx.set_xticks(xs)
     bx.set_title("latency and size of the structured export")
     bx.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def verdict(result: dict) -> str:

@@ -489,10 +489,9 @@ def write_markdown(out: Path, result: dict) -> None:
 
 
 def plot(out: Path, result: dict) -> None:
-    import matplotlib
+    from hfnet._plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     targets = list(result["targets"])
     shown = ["emd_mean", "leep", "logme", "sem_logme", "knn", "sfda", "nleep"]

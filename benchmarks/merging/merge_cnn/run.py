@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
+from hfnet._plots import pyplot, save_figure
 from hfnet._table import format_table
 from hfnet.analysis.compare import compare_models
 from hfnet.analysis.plots import plot_comparison, plot_summary
@@ -179,10 +180,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def _plot(runs: list[list[dict]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     def acc(model: str, stage: str) -> list[float]:
         return [next(r["test accuracy"] for r in rows if r["model"] == model and r["stage"] == stage) for rows in runs]
@@ -207,9 +205,7 @@ def _plot(runs: list[list[dict]], path: Path) -> None:
     ax.set_ylabel(f"Fashion-MNIST test accuracy ({len(runs)} seeds)")
     ax.set_title("seed 000: merging a MNIST CNN into a Fashion-MNIST CNN")
     plt.setp(ax.get_xticklabels(), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:

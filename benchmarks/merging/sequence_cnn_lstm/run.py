@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from transformers import HfArgumentParser
 
+from hfnet._plots import pyplot, save_figure
 from hfnet._table import format_table
 from hfnet.analysis.arithmetic import (
     DigitCNN,
@@ -140,10 +141,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def _plot(runs: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for name in runs[0]["curves"]:
@@ -173,9 +171,7 @@ def _plot(runs: list[dict], path: Path, title: str) -> None:
     ax2.set_ylabel(f"test accuracy (mean ± std, {len(runs)} seeds)")
     ax2.legend(fontsize=8)
     ax2.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:
