@@ -132,3 +132,19 @@ def image_dataset(labels: list[int] | None = None):
     labels = labels or [i % 3 for i in range(len(images))]
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=NAMES)})
     return datasets.Dataset.from_dict({"image": images, "label": labels}, features=features)
+
+
+class FakeHfApi:
+    """Stands in for ``huggingface_hub.HfApi`` in push tests: records ``create_repo`` / ``create_commit`` calls."""
+
+    calls: list = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, **kw):
+        FakeHfApi.calls.append(("create_repo", repo_id, kw))
+
+    def create_commit(self, repo_id, operations, **kw):
+        FakeHfApi.calls.append(("create_commit", repo_id, list(operations), kw))
+        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()

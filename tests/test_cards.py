@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fakehub import LICENSE, VIT_BIT, VIT_DEIT, build_fake_hub, image_dataset
+from fakehub import LICENSE, VIT_BIT, VIT_DEIT, FakeHfApi, build_fake_hub, image_dataset
 
 from hfnet.errors import HfnetError
 from hfnet.hub import load_classifier
@@ -206,18 +206,6 @@ def test_plots_are_embedded(tmp_path, tiny_vit_classifier):
 
 
 # ---------------------------------------------------------------------- push
-class _FakeApi:
-    calls: list = []
-
-    def __init__(self, token=None):
-        self.token = token
-
-    def create_repo(self, repo_id, **kw):
-        _FakeApi.calls.append(("create_repo", repo_id, kw))
-
-    def create_commit(self, repo_id, operations, **kw):
-        _FakeApi.calls.append(("create_commit", repo_id, list(operations), kw))
-        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
 
 
 def test_classifier_push_to_hub_fills_in_repo_id(tmp_path, tiny_vit_classifier, monkeypatch):
@@ -225,18 +213,18 @@ def test_classifier_push_to_hub_fills_in_repo_id(tmp_path, tiny_vit_classifier, 
 
     from hfnet.hub import ModelCardInfo
 
-    _FakeApi.calls = []
-    monkeypatch.setattr(huggingface_hub, "HfApi", _FakeApi)
+    FakeHfApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     url = tiny_vit_classifier.push_to_hub(
         "me/tiny-vit", card=ModelCardInfo(title="t", summary="s", metrics={"accuracy": 0.5}), private=True
     )
-    assert url.endswith("/commit/1")
-    assert _FakeApi.calls[0] == (
+    assert url.endswith("/commit/abc")
+    assert FakeHfApi.calls[0] == (
         "create_repo",
         "me/tiny-vit",
         {"private": True, "exist_ok": True, "repo_type": "model"},
     )
-    ops = {op.path_in_repo: op for op in _FakeApi.calls[1][2]}
+    ops = {op.path_in_repo: op for op in FakeHfApi.calls[1][2]}
     readme = ops["README.md"].path_or_fileobj
     readme = readme.read().decode() if hasattr(readme, "read") else bytes(readme).decode()
     assert 'from_pretrained("me/tiny-vit")' in readme and "./tiny-vit" not in readme
@@ -249,7 +237,7 @@ def test_run_pruning_push_failure_keeps_local_result(tmp_path, tiny_resnet_dir, 
     from hfnet.pruning.config import PruningConfig
     from hfnet.pruning.pipeline import run_pruning
 
-    class Failing(_FakeApi):
+    class Failing(FakeHfApi):
         def create_commit(self, repo_id, operations, **kw):
             raise ConnectionError("network unreachable")
 

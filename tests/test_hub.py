@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from fakehub import FakeHfApi
 
 from hfnet.errors import HfnetError
 from hfnet.hub import HubClassifier, ModelCardInfo, load_classifier, push_to_hub, render_model_card
@@ -172,20 +173,6 @@ def test_model_card_front_matter():
     assert "0.9123" in card and "AutoModelForImageClassification" in card
 
 
-class _FakeApi:
-    calls: list = []
-
-    def __init__(self, token=None):
-        self.token = token
-
-    def create_repo(self, repo_id, **kw):
-        _FakeApi.calls.append(("create_repo", repo_id, kw))
-
-    def create_commit(self, repo_id, operations, **kw):
-        _FakeApi.calls.append(("create_commit", repo_id, list(operations), kw))
-        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
-
-
 def test_push_uploads_folder_with_card(tmp_path, tiny_vit_dir, monkeypatch):
     import shutil
 
@@ -193,12 +180,12 @@ def test_push_uploads_folder_with_card(tmp_path, tiny_vit_dir, monkeypatch):
 
     folder = tmp_path / "m"
     shutil.copytree(tiny_vit_dir, folder)
-    _FakeApi.calls = []
-    monkeypatch.setattr(huggingface_hub, "HfApi", _FakeApi)
+    FakeHfApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     url = push_to_hub(folder, "me/tiny", private=True)
     assert url.endswith("/commit/abc")
-    assert _FakeApi.calls[0] == ("create_repo", "me/tiny", {"private": True, "exist_ok": True, "repo_type": "model"})
-    uploaded = {op.path_in_repo for op in _FakeApi.calls[1][2]}
+    assert FakeHfApi.calls[0] == ("create_repo", "me/tiny", {"private": True, "exist_ok": True, "repo_type": "model"})
+    uploaded = {op.path_in_repo for op in FakeHfApi.calls[1][2]}
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= uploaded
     assert not any(name.startswith(".hfnet") for name in uploaded)  # hfnet's manifest stays local
     assert (folder / "README.md").is_file()
@@ -213,7 +200,7 @@ def test_failed_push_keeps_local_folder(tmp_path, tiny_vit_dir, monkeypatch):
     shutil.copytree(tiny_vit_dir, folder)
     before = sorted(p.name for p in folder.iterdir())
 
-    class Failing(_FakeApi):
+    class Failing(FakeHfApi):
         def create_commit(self, repo_id, operations, **kw):
             raise ConnectionError("network unreachable")
 
