@@ -88,3 +88,17 @@ def tiny_timm_resnet_dir(tmp_path_factory):
     model = timm.create_model("test_resnet", num_classes=10)
     clf = HubClassifier.from_model(model, class_names=DIGIT_NAMES)
     return clf.save_pretrained(tmp_path_factory.mktemp("tiny_timm_resnet") / "model")
+
+
+@pytest.fixture(scope="module")
+def fake_hub(tmp_path_factory):
+    """Fake Hub repos (tests/fakehub.py) in a temporary HF_HUB_CACHE, offline: {repo id: snapshot folder}."""
+    import huggingface_hub.constants
+    from fakehub import build_fake_hub
+
+    cache = tmp_path_factory.mktemp("hf_cache")
+    snapshots = build_fake_hub(cache, tmp_path_factory.mktemp("fake_repos"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+        mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        yield snapshots

@@ -7,25 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fakehub import LICENSE, VIT_BIT, VIT_DEIT, FakeHfApi, build_fake_hub, image_dataset
+from fakehub import LICENSE, VIT_BIT, VIT_DEIT, FakeHfApi, image_dataset
 
 from hfnet.errors import HfnetError
 from hfnet.hub import load_classifier
 
 _ABSOLUTE = re.compile(r"(?<![\w.:])/(tmp|home|root|work|usr|var|private|Users)/")
 _HUB_DATASETS = {"ylecun/mnist", "zalando-datasets/fashion_mnist", "ILSVRC/imagenet-1k"}
-
-
-@pytest.fixture(scope="module")
-def fake_hub(tmp_path_factory):
-    import huggingface_hub.constants
-
-    cache = tmp_path_factory.mktemp("hf_cache")
-    snapshots = build_fake_hub(cache, tmp_path_factory.mktemp("fake_repos"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-        mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-        yield snapshots
 
 
 def check_card(folder: Path, accuracy: float, *, base_model=None, relation=None, license=None) -> str:

@@ -7,22 +7,10 @@ import logging
 
 import pytest
 import torch
-from fakehub import NAMES, TIMM_VIT, VIT_BIT, VIT_DEIT, build_fake_hub, image_dataset, real_images
+from fakehub import NAMES, TIMM_VIT, VIT_BIT, VIT_DEIT, image_dataset, real_images
 
 from hfnet.hub import load_classifier
 from hfnet.preprocessing import build_transform
-
-
-@pytest.fixture(scope="module")
-def fake_hub(tmp_path_factory):
-    import huggingface_hub.constants
-
-    cache = tmp_path_factory.mktemp("hf_cache")
-    snapshots = build_fake_hub(cache, tmp_path_factory.mktemp("fake_repos"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-        mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-        yield snapshots
 
 
 def _processor_pixels(repo_or_folder: str, image) -> torch.Tensor:
