@@ -82,7 +82,10 @@ class ModelCardInfo:
         config: the settings that reproduce it (rendered as JSON).
         plots: image files inside the saved folder to embed.
         tags: extra Hub tags (``hfnet`` and the library are always added).
-        details: further markdown (settings tables).
+        settings: the job's settings, label -> value, rendered as a table under ``settings_title`` (jobs fill it
+            from their config dataclass, so the card cannot drift from what ran).
+        settings_title: the heading of that table (``Pruning``, ``Compression``, ...).
+        details: further markdown (prose about the method).
     """
 
     title: str
@@ -100,6 +103,8 @@ class ModelCardInfo:
     command: str | None = None
     config: dict[str, Any] | None = None
     plots: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    settings_title: str = "Settings"
 
 
 def _template_dir() -> Path:
@@ -340,6 +345,8 @@ def render_model_card(
         else None,
         parents=[(role, display_name(name)) for role, name in info.parents],
         details=info.details,
+        settings={str(k): v for k, v in info.settings.items()},
+        settings_title=info.settings_title,
         library=library,
         model_ref=ref,
         command=_scrub_command(info.command) if info.command else None,
