@@ -34,6 +34,7 @@ __all__ = [
     "OutputArguments",
     "TrainingOptions",
     "add_dataclass_arguments",
+    "config_dict",
     "dataclasses_from_namespace",
     "with_defaults",
 ]
@@ -126,6 +127,19 @@ def dataclasses_from_namespace(namespace: argparse.Namespace, dtypes: Sequence[t
         values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(dtype) if f.init}
         out.append(dtype(**values))
     return tuple(out)
+
+
+def config_dict(*options: Any) -> dict[str, Any]:
+    """The parsed option dataclasses as one flat ``{field: value}`` dict, the form ``--config FILE`` reads back.
+
+    Model cards record this dict, so the settings of a result can be passed back to rebuild the same options.
+    """
+    out: dict[str, Any] = {}
+    for opt in options:
+        for f in dataclasses.fields(opt):
+            if f.init and not f.name.startswith("_"):
+                out[f.name] = getattr(opt, f.name)
+    return out
 
 
 def _check_unique(dtypes: Sequence[type]) -> None:
