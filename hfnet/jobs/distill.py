@@ -44,7 +44,7 @@ class DistillArguments:
             "metavar": "S_LAYER:T_LAYER",
         },
     )
-    image_size: int | None = field(default=None, metadata={"help": "Input size of zoo:/timm: students."})
+    image_size: int | None = field(default=None, metadata={"help": "Input size of zoo:/timm: students.", "min": 1})
     augment: bool = field(default=False, metadata={"help": "Random resized crops on the training set."})
     replace_student_head: bool = field(
         default=False, metadata={"help": "Give a checkpoint student a fresh head for the dataset's classes."}
