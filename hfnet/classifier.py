@@ -9,6 +9,8 @@ preprocessing, head replacement), saves back to plain Hub format (what hfnet wri
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -26,6 +28,8 @@ from hfnet.errors import HfnetError
 from hfnet.preprocessing import (
     Preprocessing,
     attach_processor,
+    derive_image_processor,
+    from_image_processor,
     from_timm_config,
     save_image_processor,
     timm_data_config,
@@ -38,7 +42,6 @@ __all__ = ["HubClassifier", "Library"]
 Library = Literal["timm", "transformers"]
 
 _PLACEHOLDER_LABEL = re.compile(r"^(LABEL_|label_)\d+$")
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
 _BLOCK_CONTAINERS = (
     "vit.layers",  # transformers 5 ViT / DINO
     "vit.encoder.layer",  # transformers 4 ViT
@@ -153,7 +156,23 @@ class HubClassifier(nn.Module):
 
     @preprocessing.setter
     def preprocessing(self, pre: Preprocessing) -> None:
+        channels = self.input_channels
+        if pre.channels != channels:  # the model's own input channels win over a processor's RGB default
+            grey_or_rgb = dataclasses.replace(pre, channels=channels, processor=None)
+            if self.library == "transformers" and pre.processor is not None and not isinstance(pre.processor, dict):
+                pre = from_image_processor(derive_image_processor(pre.processor, grey_or_rgb), channels)
+            else:
+                pre = grey_or_rgb
         self._preprocessing = attach_processor(pre, self.library, previous=self._preprocessing)
+
+    @property
+    def input_channels(self) -> int:
+        """The image channels the model reads: 1 (grey) or 3 (RGB), from its config (``num_channels``, ``in_chans``)."""
+        if self.library == "timm":
+            from timm.models._hub import get_model_input_config
+
+            return int(get_model_input_config(self.model)["input_size"][0])
+        return int(getattr(self.model.config, "num_channels", None) or 3)
 
     @property
     def num_classes(self) -> int:
@@ -294,6 +313,7 @@ class HubClassifier(nn.Module):
                 save_for_hf(
                     self.model, str(tmp), model_config=model_config, safe_serialization=True, data_config=data_config
                 )
+                _drop_timm_num_classes_arg(tmp / "config.json")
             if card is not None:
                 write_card(tmp, card, library=self.library, folder_name=target.name, license=self.license)
         return target
@@ -335,6 +355,18 @@ def write_card(
 
 
 # ---------------------------------------------------------------------- helpers per library
+def _drop_timm_num_classes_arg(config_file: Path) -> None:
+    """Keep ``num_classes`` out of a timm config's ``model_args``: timm reads it from the root ``num_classes``, and
+    transformers' ``TimmWrapperForImageClassification`` passes ``num_classes`` itself (twice, were it there too)."""
+    config = json.loads(config_file.read_text())
+    args = config.get("model_args")
+    if isinstance(args, dict) and "num_classes" in args:
+        args.pop("num_classes")
+        if not args:
+            config.pop("model_args")
+        config_file.write_text(json.dumps(config, indent=2))
+
+
 def _set_transformers_labels(config: Any, class_names: list[str]) -> None:
     config.id2label = {i: str(n) for i, n in enumerate(class_names)}
     config.label2id = {str(n): i for i, n in enumerate(class_names)}
@@ -372,7 +404,9 @@ def _transformers_default_preprocessing(config: Any) -> Preprocessing:
     """An in-memory transformers model without a processor: resize to its config's image size, ImageNet mean/std."""
     size = getattr(config, "image_size", None) or 224
     size = (size, size) if isinstance(size, int) else tuple(size)
-    return Preprocessing(image_size=(int(size[0]), int(size[1])))
+    return Preprocessing(
+        image_size=(int(size[0]), int(size[1])), channels=int(getattr(config, "num_channels", 3) or 3)
+    )
 
 
 def _timm_preprocessing(model: nn.Module) -> Preprocessing:

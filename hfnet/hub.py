@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hfnet._io import MANIFEST, atomic_write_text, hfnet_written, record_written
+from hfnet._io import MANIFEST, atomic_write_text, hfnet_written, manifest_files, record_written
 from hfnet.cards import (
     CARD_FILE,
     ModelCardInfo,
@@ -25,8 +25,8 @@ from hfnet.cards import (
     set_card_repo_id,
     source_license,
 )
+from hfnet.checkpoint import verify_checkpoint
 from hfnet.classifier import (
-    _WEIGHT_FILES,
     HubClassifier,
     Library,
     _set_transformers_labels,  # noqa: F401 - importable from here as before the split
@@ -71,27 +71,6 @@ def _hub_error(name: str, exc: BaseException) -> HfnetError:
     )
 
 
-def _check_weights(folder: Path) -> None:
-    weights = [folder / f for f in _WEIGHT_FILES if (folder / f).is_file()]
-    if not weights:
-        raise HfnetError(
-            f"{folder} has a config.json but no weights (model.safetensors or pytorch_model.bin); "
-            "save the model with HubClassifier.save_pretrained or copy the weights there"
-        )
-    if weights[0].suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(weights[0]), framework="pt") as f:
-                keys = list(f.keys())
-                if keys:
-                    f.get_slice(keys[-1])[:]
-        except Exception as e:  # noqa: BLE001 - any parse failure means a damaged file
-            raise HfnetError(
-                f"{weights[0]} is corrupted or truncated ({str(e).splitlines()[0][:120]}); re-save or re-download it"
-            ) from e
-
-
 def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, dict[str, Any]]:
     """Return (local folder or None, hub repo id or None, parsed config.json)."""
     name = str(name_or_path)
@@ -115,7 +94,7 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, 
             config = json.loads(cfg_file.read_text())
         except json.JSONDecodeError as e:
             raise HfnetError(f"{cfg_file} is not valid JSON ({e}); re-save the model") from e
-        _check_weights(path)
+        verify_checkpoint(path)
         return path.resolve(), None, config
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", name):
         raise HfnetError(f"'{name}' is neither an existing folder nor a valid Hub model id (owner/name)")
@@ -201,16 +180,18 @@ def load_classifier(name_or_path: str | os.PathLike) -> HubClassifier:
 
 # ---------------------------------------------------------------------- push
 def _push_files(folder: Path) -> list[Path]:
-    """The files of a saved folder that go to the Hub (hfnet's manifest and temporary files stay local)."""
-    out = []
-    for f in sorted(folder.rglob("*")):
-        rel = f.relative_to(folder)
-        if not f.is_file() or any(part.startswith((".hfnet-", ".git")) for part in rel.parts) or f.name == MANIFEST:
-            continue
-        if rel.parts[0] == ".cache":
-            continue
-        out.append(f)
-    return out
+    """The files of a saved folder that go to the Hub: exactly those its manifest lists (never the manifest).
+
+    A folder hfnet did not write (no manifest) goes whole, but for hidden entries (``.git``, ``.cache``, ...).
+    """
+    listed = manifest_files(folder)
+    if listed is not None:
+        return listed
+    return [
+        f
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    ]
 
 
 def push_to_hub(
@@ -237,9 +218,10 @@ def push_to_hub(
         raise HfnetError(f"'{repo_id}' is not a Hub repo id (owner/name); nothing was pushed")
     if not (folder / "config.json").is_file():
         raise HfnetError(f"{folder} is not a saved model folder (no config.json); nothing was pushed")
-    _check_weights(folder)
+    verify_checkpoint(folder)
     card_path = folder / CARD_FILE
-    if card_path.is_file():
+    files = _push_files(folder)
+    if card_path in files or (card_path.is_file() and manifest_files(folder) is None):
         card_text = card_path.read_text(encoding="utf-8")
     else:
         library = detect_library(json.loads((folder / "config.json").read_text()))
@@ -251,7 +233,7 @@ def push_to_hub(
     card_text = set_card_repo_id(card_text, folder.name, repo_id)
     operations = [
         CommitOperationAdd(path_in_repo=f.relative_to(folder).as_posix(), path_or_fileobj=str(f))
-        for f in _push_files(folder)
+        for f in files
         if f != card_path
     ]
     operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=card_text.encode("utf-8")))
@@ -266,7 +248,7 @@ def push_to_hub(
             "Log in with `hf auth login` (or pass a token), check the repo id and your network, then retry `hfnet push`."
         ) from e
     # keep the local card the same as the Hub's: hfnet's own card gets the repo id, a missing one is added
-    if not card_path.is_file() or (
+    if not card_path.exists() or (
         CARD_FILE in hfnet_written(folder) and card_path.read_text(encoding="utf-8") != card_text
     ):
         atomic_write_text(card_path, card_text)
