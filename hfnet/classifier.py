@@ -37,7 +37,7 @@ from hfnet.preprocessing import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HubClassifier", "Library"]
+__all__ = ["HubClassifier", "Library", "class_names_from_config", "write_card"]
 
 Library = Literal["timm", "transformers"]
 
@@ -370,6 +370,24 @@ def _drop_timm_num_classes_arg(config_file: Path) -> None:
 def _set_transformers_labels(config: Any, class_names: list[str]) -> None:
     config.id2label = {i: str(n) for i, n in enumerate(class_names)}
     config.label2id = {str(n): i for i, n in enumerate(class_names)}
+
+
+def class_names_from_config(config: dict[str, Any], library: str) -> list[str] | None:
+    """The class names a saved ``config.json`` (parsed) states: transformers ``id2label``, timm ``label_names``.
+
+    None when it states none, or only placeholders (``LABEL_0``, ...).
+    """
+    if library == "timm":
+        names = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+        if isinstance(names, dict):
+            names = [names[k] for k in sorted(names, key=int)]
+    else:
+        id2label = config.get("id2label") or {}
+        names = [id2label[k] for k in sorted(id2label, key=int)]
+    if not names:
+        return None
+    names = [str(n) for n in names]
+    return None if _placeholder(names) else names
 
 
 def _transformers_class_names(config: Any) -> list[str] | None:

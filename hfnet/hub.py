@@ -45,6 +45,7 @@ __all__ = [
     "ModelCardInfo",
     "Preprocessing",
     "detect_library",
+    "hub_error",
     "load_classifier",
     "push_to_hub",
     "render_model_card",
@@ -53,7 +54,8 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- loading
-def _hub_error(name: str, exc: BaseException) -> HfnetError:
+def hub_error(name: str, exc: BaseException) -> HfnetError:
+    """The one line a failed Hub download becomes: gated, missing, offline or unreachable, and what to do."""
     from huggingface_hub import constants
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -103,7 +105,7 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, 
     try:
         cfg_file = hf_hub_download(name, "config.json")
     except Exception as e:  # noqa: BLE001 - every Hub failure becomes one clear line
-        raise _hub_error(name, e) from e
+        raise hub_error(name, e) from e
     return None, name, json.loads(Path(cfg_file).read_text())
 
 
@@ -173,7 +175,7 @@ def load_classifier(name_or_path: str | os.PathLike) -> HubClassifier:
         raise
     except Exception as e:  # noqa: BLE001
         if repo_id is not None and type(e).__module__.startswith(("huggingface_hub", "requests", "httpx")):
-            raise _hub_error(repo_id, e) from e
+            raise hub_error(repo_id, e) from e
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise HfnetError(f"cannot build the {library} model from {name_or_path}: {type(e).__name__}: {first}") from e
 
