@@ -132,7 +132,7 @@ class _SafetensorsFile:
         while pos < len(buf):
             chunk = os.preadv(self._fd, [view[pos:]], self._offset + start + pos)
             if chunk == 0:
-                raise HfnetError(f"{self.path} is truncated (tensor {name}); re-save or re-download it")
+                raise HfnetError(f"{self.path} is corrupted or truncated (tensor {name}); re-save or re-download it")
             pos += chunk
         if not buf:
             return torch.empty(info["shape"], dtype=dtype)

@@ -57,7 +57,7 @@ def test_filters_cli(tiny_resnet_dir, tmp_path, capsys):
         (["--weights", "inf", "1"], "--weights must be a finite number"),
         (["--method", "ties", "--density", "-0.5"], "--density must be in (0, 1]"),
         (["--method", "slerp", "--t", "nan"], "--t must be a finite number"),
-        (["--bn-samples", "-1"], "--bn-samples must be an integer >= 1"),
+        (["--bn-samples", "-1"], "--bn-samples must be >= 1"),
     ],
 )
 def test_merge_cli_bad_numbers_exit_1_and_write_nothing(tiny_resnet_dir, tmp_path, capsys, extra, message):

@@ -88,10 +88,6 @@ class MergeConfig:
     def __post_init__(self) -> None:
         self.models = [str(m) for m in self.models]
         self.weights = [float(w) for w in (self.weights or [])]
-        if len(self.models) < 2:
-            raise HfnetError(
-                f"merging needs at least two models, got {len(self.models)}: pass two or more model folders/ids"
-            )
         for w in self.weights:
             _finite("--weights", w)
         if self.weights and len(self.weights) != len(self.models):
@@ -110,7 +106,11 @@ class MergeConfig:
         if self.head_from is not None and self.reinit_head:
             raise HfnetError("--head-from and --reinit-head exclude each other: pick one head policy")
         if isinstance(self.bn_samples, bool) or int(self.bn_samples) != self.bn_samples or self.bn_samples < 1:
-            raise HfnetError(f"--bn-samples must be an integer >= 1, got {self.bn_samples}")
+            raise HfnetError(f"--bn-samples must be >= 1 (a whole number of images), got {self.bn_samples}")
+        if len(self.models) < 2:
+            raise HfnetError(
+                f"merging needs at least two models, got {len(self.models)}: pass two or more model folders/ids"
+            )
         if self.align and self.base is not None:
             raise HfnetError(
                 "--align is for independently trained models; models fine-tuned from a common --base share their units"
