@@ -40,6 +40,7 @@ __all__ = [
     "render_model_card",
     "set_card_repo_id",
     "source_license",
+    "template_dir",
 ]
 
 CARD_FILE = "README.md"
@@ -109,7 +110,8 @@ class ModelCardInfo:
     settings_title: str = "Settings"
 
 
-def _template_dir() -> Path:
+def template_dir() -> Path:
+    """The folder of hfnet's Jinja card templates (``model_cards/``)."""
     return Path(str(resources.files("hfnet") / "model_cards"))
 
 
@@ -353,7 +355,7 @@ def render_model_card(
     measured = {k: format_value(v) for k, v in info.metrics.items() if isinstance(v, int | float | str)}
     card = ModelCard.from_template(
         card_data,
-        template_path=str(_template_dir() / template),
+        template_path=str(template_dir() / template),
         title=info.title,
         summary=info.summary,
         results=measured,

@@ -7,8 +7,9 @@ import importlib
 
 import torch
 
+from hfnet.classifier import HubClassifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, Preprocessing
+from hfnet.preprocessing import Preprocessing
 
 _LITE_RESOLUTION = {0: 224, 1: 240, 2: 260}
 

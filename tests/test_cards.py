@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fakehub import LICENSE, VIT_BIT, VIT_DEIT, FakeHfApi, image_dataset
 
+from hfnet.classifier import load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import load_classifier
 
 _ABSOLUTE = re.compile(r"(?<![\w.:])/(tmp|home|root|work|usr|var|private|Users)/")
 _HUB_DATASETS = {"ylecun/mnist", "zalando-datasets/fashion_mnist", "ILSVRC/imagenet-1k"}
@@ -169,7 +169,7 @@ def test_demo_zoo_card(tmp_path, digits_small):
 def test_fashion_card_lists_the_hub_dataset(tmp_path, tiny_vit_classifier):
     from huggingface_hub import metadata_load
 
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     info = ModelCardInfo(
         title="t",
@@ -185,7 +185,7 @@ def test_fashion_card_lists_the_hub_dataset(tmp_path, tiny_vit_classifier):
 
 
 def test_plots_are_embedded(tmp_path, tiny_vit_classifier):
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     plot = tmp_path / "accuracy.png"
     plot.write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -200,7 +200,7 @@ def test_plots_are_embedded(tmp_path, tiny_vit_classifier):
 def test_classifier_push_to_hub_fills_in_repo_id(tmp_path, tiny_vit_classifier, monkeypatch):
     import huggingface_hub
 
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     FakeHfApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)

@@ -12,10 +12,11 @@ import torch
 from safetensors.torch import load_file
 
 from hfnet.checkpoint import CheckpointReader, save_state_dict, weight_files
+from hfnet.classifier import load_classifier
 from hfnet.commands import main
 from hfnet.errors import HfnetError
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import load_classifier, push_to_hub
+from hfnet.hub import push_to_hub
 from hfnet.merging import merge_models
 from hfnet.preprocessing import build_transform
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hfnet.classifier import load_classifier
 from hfnet.errors import HfnetError
 from hfnet.finish import SaveOptions
-from hfnet.hub import load_classifier
 from hfnet.merging import merge_models
 
 DIGITS = [str(i) for i in range(10)]

@@ -15,7 +15,7 @@ def state_dict_of(model) -> dict[str, Tensor]:
     if isinstance(model, dict):
         return model
     if isinstance(model, str | os.PathLike | Path):
-        from hfnet.hub import load_classifier
+        from hfnet.classifier import load_classifier
 
         model = load_classifier(model)
     inner = getattr(model, "model", model)

@@ -30,14 +30,15 @@ from transformers import AutoConfig, AutoModelForImageClassification
 
 from hfnet.cards import CARD_FILE, ModelCardInfo, display_name, source_license
 from hfnet.checkpoint import CheckpointReader, checkpoint_files, save_state_dict
-from hfnet.classifier import HubClassifier, class_names_from_config
+from hfnet.classifier import HubClassifier, class_names_from_config, load_classifier
 from hfnet.data import load_image_dataset
 from hfnet.errors import HfnetError
 from hfnet.finish import SaveOptions, finish
-from hfnet.hub import detect_library, hub_error, load_classifier, resolve_model
-from hfnet.merging.align import classifier_permutation_spec, permute_tensor, weight_matching
+from hfnet.hub import detect_library, hub_error, resolve_model
+from hfnet.merging.align import weight_matching
 from hfnet.merging.batchnorm import recompute_batchnorm
 from hfnet.merging.config import MergeConfig
+from hfnet.merging.permutations import classifier_permutation_spec, permute_tensor
 from hfnet.merging.registry import MergeMethod, check_weights, get_merge_method
 from hfnet.merging.ties import model_trim_threshold
 
