@@ -78,3 +78,26 @@ def test_merge_cli_eval_dataset_puts_results_in_the_card(tiny_resnet_dir, tmp_pa
     card = ModelCard.load(out / "README.md")
     assert card.data.eval_results and card.data.eval_results[0].metric_name == "Top-1 accuracy"
     assert "digits (train split, at most 64 images" in card.content
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--threshold", "nan"], "--threshold must be a finite number"), (["--seed", "-1"], "--seed must be an integer")],
+)
+def test_filters_cli_bad_numbers_exit_1(tiny_resnet_dir, tmp_path, capsys, extra, message):
+    png = tmp_path / "f.png"
+    rc = main(["filters", str(tiny_resnet_dir), str(tiny_resnet_dir), "--plot", str(png), *extra])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and len(err.strip().splitlines()) == 1 and not png.exists()
+
+
+def test_job_configs_are_importable_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import hfnet.jobs.merge, hfnet.jobs.filters, hfnet.merging.config, hfnet.analysis.config; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'timm')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
