@@ -160,9 +160,10 @@ def _fields(dtype: type) -> list[dataclasses.Field]:
 def dataclasses_from_namespace(namespace: argparse.Namespace, dtypes: Sequence[type]) -> tuple[Any, ...]:
     """Build each dataclass of ``dtypes`` from the parsed values, numbers checked first (:func:`check_numbers`), then
     each ``__post_init__`` validates."""
-    out = []
     trainer_args = {k[len(_TRAINER_PREFIX) :]: v for k, v in vars(namespace).items() if k.startswith(_TRAINER_PREFIX)}
-    for dtype in dtypes:
+    check_trainer_numbers(trainer_args)
+    all_values = []
+    for dtype in dtypes:  # every number is checked before any dataclass validates the rest
         values = {}
         for f in _fields(dtype):
             value = getattr(namespace, f.name, None)
@@ -176,10 +177,9 @@ def dataclasses_from_namespace(namespace: argparse.Namespace, dtypes: Sequence[t
             values[f.name] = value
         check_numbers(dtype, values)
         if getattr(dtype, "TRAINER_OPTIONS", False):
-            check_trainer_numbers(trainer_args)
             values["trainer_args"] = dict(trainer_args)
-        out.append(dtype(**values))
-    return tuple(out)
+        all_values.append(values)
+    return tuple(dtype(**values) for dtype, values in zip(dtypes, all_values))
 
 
 def _rule(md: dict[str, Any], is_int: bool) -> tuple[Any, Any, bool, bool]:
@@ -301,6 +301,10 @@ class ArgumentParser(argparse.ArgumentParser):
         if any(getattr(d, "TRAINER_OPTIONS", False) for d in self.dataclass_types):
             add_trainer_arguments(self)
 
+    def error(self, message: str) -> typing.NoReturn:
+        """A usage error (unknown option, bad value) is one :class:`HfnetError` line (exit 1), like every other."""
+        raise HfnetError(f"{message} (see {self.prog} --help)")
+
     def parse_args_into_dataclasses(self, args: Sequence[str] | None = None) -> tuple[Any, ...]:
         """Parse ``args`` (after the values of ``--config FILE``, if given) into the declared dataclasses."""
         args = list(sys.argv[1:] if args is None else args)
@@ -335,6 +339,9 @@ class ArgumentParser(argparse.ArgumentParser):
                 raise HfnetError(f"{source}: unknown option {key!r}; use the option names `--help` lists")
             action.default = _convert(action, value, source, key)
             action.required = False
+            for other in self._actions:  # --no-X stores into the same dest: its default must agree
+                if other.dest == action.dest and other is not action:
+                    other.default = action.default
             if not action.option_strings:  # a positional: now optional
                 action.nargs = "*" if action.nargs in ("+", "*") else "?"
 

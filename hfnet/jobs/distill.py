@@ -24,9 +24,17 @@ HELP = "distill a teacher into a student (KD, assistants, hints, merit)"
 class DistillArguments:
     """Models: the teacher, the assistants and the student."""
 
-    teacher: str = field(metadata={"help": "Trained teacher: Hub id or local Hub-format folder."})
+    teacher: str = field(
+        metadata={
+            "help": "Trained teacher: Hub id or local Hub-format folder.",
+            "aliases": ("--teacher_model_name_or_path", "--teacher-model-name-or-path"),
+        }
+    )
     student: str = field(
-        metadata={"help": "Student: a checkpoint, zoo:tiny_vit[:key=value,...], zoo:tiny_resnet[:...] or timm:NAME."}
+        metadata={
+            "help": "Student: a checkpoint, zoo:tiny_vit[:key=value,...], zoo:tiny_resnet[:...] or timm:NAME.",
+            "aliases": ("--model_name_or_path", "--model-name-or-path"),
+        }
     )
     assistants: list[str] = field(
         default_factory=list,
