@@ -35,6 +35,13 @@ class PruneArguments:
     json: str | None = field(
         default=None, metadata={"help": "Also write the run summary (world size, mask sha256, accuracy) as JSON here."}
     )
+    allow_untrained_head: bool = field(
+        default=False,
+        metadata={
+            "help": "Save even when the dataset's classes are new to the model (its head is replaced) and no "
+            "training is asked for (--epochs 0 --max-steps 0): the head is then untrained, and the card says so."
+        },
+    )
 
 
 ARGUMENTS = (PruneArguments, DatasetArguments, PruningConfig, TrainingOptions, OutputArguments)
@@ -64,9 +71,14 @@ def run(
     from accelerate import PartialState
 
     from hfnet.classifier import load_classifier
+    from hfnet.finish import SaveOptions
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
+    from hfnet.options import config_dict
     from hfnet.pruning.pipeline import run_pruning
+
+    # Output: the folder rule first, before a model or dataset is loaded (or downloaded)
+    SaveOptions(output.output_dir, **output.save_kwargs()).check()
 
     # Model
     classifier = load_classifier(script.model)
@@ -89,6 +101,8 @@ def run(
             save_dir=output.output_dir,
             dataset_name=data_args.dataset,
             command=current_command(),
+            allow_untrained_head=script.allow_untrained_head,
+            record=config_dict(script, data_args, config, training, output),
             **output.save_kwargs(),
         )
 
