@@ -249,7 +249,7 @@ def run_pruning(
     hub_model_id: str | None = None,
     private: bool | None = None,
     command: str | None = None,
-    allow_untrained_head: bool = False,
+    allow_untrained_head: bool = True,
     record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Prune ``classifier`` for ``data`` (a DatasetDict with train/test), fine-tune with the mask fixed, save.
@@ -264,7 +264,8 @@ def run_pruning(
             result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
         command: the command line that reproduces this run, shown in the model card.
         allow_untrained_head: save even when the head is new (the dataset's classes are not the model's) and no
-            training is asked for; the card says so. Refused otherwise.
+            training is asked for; the card then says so. ``False`` refuses such a run (``hfnet prune`` refuses it
+            unless ``--allow-untrained-head``).
         record: the job's options as :func:`hfnet.options.config_dict` gives them, recorded in the card as its
             ``config`` (what ``--config FILE`` reads back).
     """
