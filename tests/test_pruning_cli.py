@@ -187,3 +187,34 @@ def test_cli_report_to_tensorboard_keeps_the_logs_and_no_empty_folders(tiny_vit_
     assert len(events) == 1 and events[0].stat().st_size > 0  # the losses were written where we asked
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned", "tb"]  # no stray run folder anywhere
     assert not any(p.is_dir() for p in out.iterdir())  # and nothing but the checkpoint files in the result
+
+
+def _card_config(folder) -> dict:
+    text = (folder / "README.md").read_text()
+    return json.loads(text.split("Settings:\n\n```json\n", 1)[1].split("\n```", 1)[0])
+
+
+def test_the_config_a_card_records_passed_back_gives_the_same_result(tiny_vit_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from hfnet.jobs import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_vit_dir, tmp_path / "model")
+    argv = _argv("model", "first", "--method", "snip", "--sparsity", "0.5", "--max-steps", "2", "--json", "a.json")
+    assert main(argv) == 0
+    config = _card_config(tmp_path / "first")
+    assert config["method"] == "snip" and config["max_steps"] == 2 and config["model"] == "model"
+    (tmp_path / "run.yaml").write_text(json.dumps(config))  # JSON is YAML too
+    again = ["--config", "run.yaml", "--output-dir", "second", "--json", "b.json"]
+    parser = make_parser("prune")
+    first_options = parser.parse_args_into_dataclasses(argv[1:])
+    second_options = make_parser("prune").parse_args_into_dataclasses(again)
+    assert [o for o in first_options if not hasattr(o, "output_dir") and not hasattr(o, "json")] == [
+        o for o in second_options if not hasattr(o, "output_dir") and not hasattr(o, "json")
+    ]
+    assert main(["prune", *again]) == 0
+    first, second = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert first["mask_sha256"] == second["mask_sha256"] and first["train_steps"] == second["train_steps"] == 2
+    assert first["accuracy"] == second["accuracy"] and first["loss"] == pytest.approx(second["loss"], abs=1e-6)
+    assert _card_config(tmp_path / "second") == {**config, "output_dir": "second", "json": "b.json"}

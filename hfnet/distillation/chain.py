@@ -87,21 +87,21 @@ def _card(
     *,
     chain_models: list[HubClassifier] | None = None,
     command: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> ModelCardInfo:
     from hfnet.cards import display_name
 
-    settings = [
-        ("temperature", args.temperature),
-        ("alpha (soft weight)", args.alpha),
-        ("merit delta", args.merit_delta),
-        ("hint", args.hint or "none"),
-        ("epochs", args.num_train_epochs),
-        ("max steps", args.max_steps),
-        ("learning rate", args.learning_rate),
-        ("batch size", args.per_device_train_batch_size),
-        ("seed", args.seed),
-    ]
-    rows = "\n".join(f"| {k} | {v} |" for k, v in settings)
+    settings = {
+        "temperature": args.temperature,
+        "alpha (soft weight)": args.alpha,
+        "merit delta": args.merit_delta,
+        "hint": args.hint or "none",
+        "epochs": args.num_train_epochs,
+        "max steps": args.max_steps,
+        "learning rate": args.learning_rate,
+        "batch size": args.per_device_train_batch_size,
+        "seed": args.seed,
+    }
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     chain_models = chain_models or []
     # who taught whom, by where each model came from (Hub ids linked, local folders by name)
@@ -122,12 +122,13 @@ def _card(
         "Loss: `(1 - alpha) * CE(student, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))` (Hinton et al.)"
         + (", per-sample alpha +/- merit delta (merit-based distillation)" if args.merit_delta else "")
         + (", after a FitNets hint stage" if args.hint else "")
-        + ".\n\n| setting | value |\n|---|---|\n"
-        + rows
-        + "\n"
+        + "."
     )
-    config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
-    config["chain"] = [clf.source for clf in chain_models] or chain
+    if record is not None:  # the job's options (hfnet.options.config_dict): what --config FILE reads back
+        config = dict(record)
+    else:
+        config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
+        config["chain"] = [clf.source for clf in chain_models] or chain
     return ModelCardInfo(
         title=f"{result.name}: distilled from {result.teacher_name}",
         summary=f"Knowledge distillation of {teacher_shown} into `{result.name}` with hfnet "
@@ -142,6 +143,8 @@ def _card(
         command=command,
         config=config,
         tags=["distillation", "knowledge-distillation"],
+        settings=settings,
+        settings_title="Distillation",
         details=details,
     )
 
@@ -174,6 +177,7 @@ def distill_chain(
     hub_model_id: str | None = None,
     private: bool | None = None,
     command: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> list[StageResult]:
     """Teacher -> assistant(s) -> student: each stage distills the previous, already trained, model.
 
@@ -188,11 +192,12 @@ def distill_chain(
             ``push_to_hub`` / ``hub_model_id`` / ``hub_private_repo`` of ``args``); a failed push keeps the local
             result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
         command: the command line that reproduces the run, shown in the cards.
+        record: the job's options (:func:`hfnet.options.config_dict`), recorded as each card's ``config``.
 
     Returns:
         One :class:`StageResult` per trained stage, the student last.
     """
-    from hfnet._io import prepare_output_dir, record_written
+    from hfnet._io import check_output_dir, prepare_output_dir, record_written
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import push_result
     from hfnet.training import missing_dirs, remove_empty_dirs
@@ -218,8 +223,8 @@ def distill_chain(
             s_layer, t_layer = parse_hint(hints[i - 1])
             check_layer(models[i], s_layer, "student")
             check_layer(models[i - 1], t_layer, "teacher")
-    if output_dir is not None and PartialState().is_main_process:
-        prepare_output_dir(output_dir, overwrite=overwrite)  # refuse before training, not after
+    if output_dir is not None:
+        check_output_dir(output_dir, overwrite=overwrite)  # refuse before training; created at the first save
     results: list[StageResult] = []
     for i in range(1, len(models)):
         teacher, student = models[i - 1], models[i]
@@ -254,8 +259,15 @@ def distill_chain(
 
                 from hfnet._plots import plot_training_curves
 
+                prepare_output_dir(output_dir, overwrite=overwrite)  # an interrupted run leaves no new folder
                 card = _card(
-                    result, names[: i + 1], stage_args, dataset_name, chain_models=models[: i + 1], command=command
+                    result,
+                    names[: i + 1],
+                    stage_args,
+                    dataset_name,
+                    chain_models=models[: i + 1],
+                    command=command,
+                    record=record,
                 )
                 with tempfile.TemporaryDirectory(prefix="hfnet-plots-") as tmp:
                     title = f"{names[i]} distilled from {names[i - 1]}"

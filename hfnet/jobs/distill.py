@@ -100,10 +100,13 @@ def run(
     from hfnet.distillation.models import load_model_spec
     from hfnet.errors import HfnetError
     from hfnet.evaluation import evaluate_classifier
+    from hfnet.finish import SaveOptions
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
+    from hfnet.options import config_dict
 
     hints = script.hints_per_stage()  # validated before anything is loaded
+    SaveOptions(output.output_dir, **output.save_kwargs()).check()  # the folder rule, before anything is loaded
 
     # Dataset
     dataset = data_args.load(seed=training.seed)
@@ -134,12 +137,9 @@ def run(
     # Distill
     stage_names = ["teacher", *[f"assistant_{i}" for i in range(1, len(specs))], "student"]
     with tempfile.TemporaryDirectory(prefix="hfnet-distill-") as work:
+        hfnet_defaults = dict(save_strategy="no", disable_tqdm=False, dataloader_pin_memory=False)
         config = DistillationConfig(
-            **training.training_arguments_kwargs(work),
-            **kd.distillation_kwargs(),
-            save_strategy="no",
-            disable_tqdm=False,
-            dataloader_pin_memory=False,
+            **{**hfnet_defaults, **training.training_arguments_kwargs(work)}, **kd.distillation_kwargs()
         )
         results = distill_chain(
             models,
@@ -152,6 +152,7 @@ def run(
             dataset_name=data_args.dataset,
             train_augment=script.augment,
             command=current_command(),
+            record=config_dict(script, data_args, kd, training, output),
             **output.save_kwargs(),
         )
 
