@@ -202,7 +202,11 @@ def test_the_config_a_card_records_passed_back_gives_the_same_result(tiny_vit_di
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_vit_dir, tmp_path / "model")
     argv = _argv("model", "first", "--method", "snip", "--sparsity", "0.5", "--max-steps", "2", "--json", "a.json")
-    assert main(argv) == 0
+    assert main([*argv, "--logging-steps", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "'loss'" not in out and "train_runtime" not in out  # the Trainer's log lines go to stderr
+    assert "'loss'" in err and out.splitlines()[-1] == "wrote a.json"
+    argv += ["--logging-steps", "1"]
     config = _card_config(tmp_path / "first")
     assert config["method"] == "snip" and config["max_steps"] == 2 and config["model"] == "model"
     (tmp_path / "run.yaml").write_text(json.dumps(config))  # JSON is YAML too
