@@ -22,10 +22,16 @@ import logging
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, hf_hub_download, metadata_load
+
+from hfnet import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +198,6 @@ def _dataset_display(name: str) -> str:
 
 def framework_versions() -> dict[str, str]:
     """Versions of the libraries that made the checkpoint (those installed)."""
-    from importlib.metadata import PackageNotFoundError, version
 
     out = {}
     for dist in ("hfnet", "torch", "transformers", "timm", "huggingface_hub", "datasets"):
@@ -201,8 +206,6 @@ def framework_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     if "hfnet" not in out:
-        from hfnet import __version__
-
         out["hfnet"] = __version__
     return out
 
@@ -214,16 +217,12 @@ def source_license(folder: str | os.PathLike | None = None, repo_id: str | None 
         path = Path(folder) / CARD_FILE
     elif repo_id:
         try:
-            from huggingface_hub import hf_hub_download
-
             path = Path(hf_hub_download(repo_id, CARD_FILE))
         except Exception:  # noqa: BLE001 - a repo without a card simply has no license to carry
             return None
     if path is None:
         return None
     try:
-        from huggingface_hub import metadata_load
-
         meta = metadata_load(path) or {}
     except Exception:  # noqa: BLE001 - an unreadable card has no license we can trust
         return None
@@ -232,7 +231,6 @@ def source_license(folder: str | os.PathLike | None = None, repo_id: str | None 
 
 
 def _eval_results(info: ModelCardInfo, model_name: str) -> list:
-    from huggingface_hub import EvalResult
 
     if not info.eval_dataset:
         return []
@@ -270,7 +268,6 @@ def _scrub(value: Any) -> Any:
 
 
 def _scrub_command(command: str) -> str:
-    import shlex
 
     try:
         words = shlex.split(command)
@@ -324,7 +321,6 @@ def render_model_card(
 
     ``folder_name`` is the saved folder's name, used in the usage snippet until a push fills in the repo id.
     """
-    from huggingface_hub import ModelCard, ModelCardData
 
     tags = sorted({"hfnet", "image-classification", library, *info.tags})
     model_name = folder_name or re.sub(r"[^\w.\-]+", "-", info.title).strip("-") or "model"

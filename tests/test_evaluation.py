@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from hfnet.data import collate_fn, with_model_transform
+from hfnet.data import collate_fn
 from hfnet.errors import HfnetError
 from hfnet.evaluation import accuracy, evaluate_classifier, top_k_accuracy
+from hfnet.preprocessing import with_model_transform
 
 
 def test_accuracy_and_top_k_by_hand():
