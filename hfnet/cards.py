@@ -310,6 +310,43 @@ def _base_models(base: str | list[str] | None) -> list[str]:
     return out
 
 
+def _card_data(info: ModelCardInfo, library: str, model_name: str) -> ModelCardData:
+    """The card's YAML metadata: library, tags, Hub-only base models and datasets, license, model-index."""
+    results = _eval_results(info, model_name)
+    bases = _base_models(info.base_model)
+    datasets = []
+    for d in [*info.datasets, *([info.eval_dataset] if info.eval_dataset else [])]:
+        hub = dataset_hub_id(d)
+        if hub and hub not in datasets:
+            datasets.append(hub)
+    kwargs: dict[str, Any] = {}
+    if bases and info.base_model_relation:
+        kwargs["base_model_relation"] = info.base_model_relation
+    return ModelCardData(
+        library_name=library,
+        base_model=(bases[0] if len(bases) == 1 else bases) or None,
+        license=info.license,
+        tags=sorted({"hfnet", "image-classification", library, *info.tags}),
+        datasets=datasets or None,
+        metrics=sorted({_METRICS[k][0] for k in info.metrics if k in _METRICS}) or None,
+        pipeline_tag="image-classification",
+        model_name=model_name if results else None,
+        eval_results=results or None,
+        **kwargs,
+    )
+
+
+def _eval_where(info: ModelCardInfo) -> str | None:
+    if not info.eval_dataset:
+        return None
+    hub = dataset_hub_id(info.eval_dataset)
+    return (
+        _dataset_display(info.eval_dataset)
+        + (f" (`{hub}`)" if hub else "")
+        + (f", {info.eval_split} split" if info.eval_split else "")
+    )
+
+
 def render_model_card(
     info: ModelCardInfo,
     *,
@@ -321,53 +358,20 @@ def render_model_card(
 
     ``folder_name`` is the saved folder's name, used in the usage snippet until a push fills in the repo id.
     """
-
-    tags = sorted({"hfnet", "image-classification", library, *info.tags})
     model_name = folder_name or re.sub(r"[^\w.\-]+", "-", info.title).strip("-") or "model"
-    results = _eval_results(info, model_name)
-    bases = _base_models(info.base_model)
-    datasets = []
-    for d in [*info.datasets, *([info.eval_dataset] if info.eval_dataset else [])]:
-        hub = dataset_hub_id(d)
-        if hub and hub not in datasets:
-            datasets.append(hub)
-    relation = info.base_model_relation if bases else None
-    kwargs: dict[str, Any] = {}
-    if relation:
-        kwargs["base_model_relation"] = relation
-    card_data = ModelCardData(
-        library_name=library,
-        base_model=(bases[0] if len(bases) == 1 else bases) or None,
-        license=info.license,
-        tags=tags,
-        datasets=datasets or None,
-        metrics=sorted({_METRICS[k][0] for k in info.metrics if k in _METRICS}) or None,
-        pipeline_tag="image-classification",
-        model_name=model_name if results else None,
-        eval_results=results or None,
-        **kwargs,
-    )
-    ref = f"./{folder_name}" if folder_name else "./path-to-this-folder"
-    measured = {k: format_value(v) for k, v in info.metrics.items() if isinstance(v, int | float | str)}
     card = ModelCard.from_template(
-        card_data,
+        _card_data(info, library, model_name),
         template_path=str(template_dir() / template),
         title=info.title,
         summary=info.summary,
-        results=measured,
-        eval_where=(
-            f"{_dataset_display(info.eval_dataset)}"
-            + (f" (`{dataset_hub_id(info.eval_dataset)}`)" if dataset_hub_id(info.eval_dataset) else "")
-            + (f", {info.eval_split} split" if info.eval_split else "")
-        )
-        if info.eval_dataset
-        else None,
+        results={k: format_value(v) for k, v in info.metrics.items() if isinstance(v, int | float | str)},
+        eval_where=_eval_where(info),
         parents=[(role, display_name(name)) for role, name in info.parents],
         details=info.details,
         settings={str(k): format_value(v) for k, v in info.settings.items()},
         settings_title=info.settings_title,
         library=library,
-        model_ref=ref,
+        model_ref=f"./{folder_name}" if folder_name else "./path-to-this-folder",
         command=_scrub_command(info.command) if info.command else None,
         config_json=json.dumps(_scrub(info.config), indent=2, default=str, sort_keys=True) if info.config else None,
         plots=list(info.plots),
