@@ -1,8 +1,8 @@
 r"""Merge same-architecture models into a Hub-format checkpoint with a model card.
 
-    hfnet merge hfnet-demo/zoo/fashion_resnet other/fashion_resnet --method average --output-dir merged
-    hfnet merge A B --method ties --base BASE --density 0.2 --output-dir merged-ties
-    hfnet merge A B --align --bn-dataset fashion_mnist --eval-dataset fashion_mnist --output-dir merged-aligned
+hfnet merge hfnet-demo/zoo/fashion_resnet other/fashion_resnet --method average --output-dir merged
+hfnet merge A B --method ties --base BASE --density 0.2 --output-dir merged-ties
+hfnet merge A B --align --bn-dataset fashion_mnist --eval-dataset fashion_mnist --output-dir merged-aligned
 """
 
 from __future__ import annotations
