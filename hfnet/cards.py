@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,11 +34,13 @@ __all__ = [
     "ModelCardInfo",
     "dataset_hub_id",
     "display_name",
+    "format_value",
     "framework_versions",
     "is_hub_id",
     "render_model_card",
     "set_card_repo_id",
     "source_license",
+    "template_dir",
 ]
 
 CARD_FILE = "README.md"
@@ -107,7 +110,8 @@ class ModelCardInfo:
     settings_title: str = "Settings"
 
 
-def _template_dir() -> Path:
+def template_dir() -> Path:
+    """The folder of hfnet's Jinja card templates (``model_cards/``)."""
     return Path(str(resources.files("hfnet") / "model_cards"))
 
 
@@ -142,9 +146,28 @@ def display_name(name: str | os.PathLike | None) -> str:
     for prefix in ("hf-hub:", "local-dir:"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
-    if is_hub_id(text):
+    if "/" in text and is_hub_id(text):  # only OWNER/NAME is linked: a bare name is a local stage or folder
         return f"[{text}](https://huggingface.co/{text})"
-    return f"`{Path(text).expanduser().name or text}` (local folder)"
+    path = Path(text).expanduser()
+    if "/" not in text and not path.exists():
+        return f"`{text}`"  # an in-memory stage (assistant_1, student): no folder, no Hub repo
+    return f"`{path.name or text}` (local folder)"
+
+
+def format_value(value: Any) -> str:
+    """A number as a card shows it: integers (and integral counts) as integers, other floats with 4 decimals
+    (4 significant digits when smaller than 0.001); anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) >= 10:
+        return str(int(value))
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.4g}"
+    return f"{value:.4f}"
 
 
 def dataset_hub_id(name: str | None) -> str | None:
@@ -329,10 +352,10 @@ def render_model_card(
         **kwargs,
     )
     ref = f"./{folder_name}" if folder_name else "./path-to-this-folder"
-    measured = {k: v for k, v in info.metrics.items() if isinstance(v, int | float | str)}
+    measured = {k: format_value(v) for k, v in info.metrics.items() if isinstance(v, int | float | str)}
     card = ModelCard.from_template(
         card_data,
-        template_path=str(_template_dir() / template),
+        template_path=str(template_dir() / template),
         title=info.title,
         summary=info.summary,
         results=measured,
@@ -345,7 +368,7 @@ def render_model_card(
         else None,
         parents=[(role, display_name(name)) for role, name in info.parents],
         details=info.details,
-        settings={str(k): v for k, v in info.settings.items()},
+        settings={str(k): format_value(v) for k, v in info.settings.items()},
         settings_title=info.settings_title,
         library=library,
         model_ref=ref,
@@ -357,10 +380,15 @@ def render_model_card(
     return _scrub_text(str(card))
 
 
+_LOCAL_REF = r"\./[^\"`\s]*"
+
+
 def set_card_repo_id(card_text: str, folder_name: str, repo_id: str) -> str:
-    """The card with the local folder reference of its usage snippet replaced by the Hub repo id."""
-    return (
-        card_text.replace(f'"local-dir:./{folder_name}"', f'"hf-hub:{repo_id}"')
-        .replace(f'"./{folder_name}"', f'"{repo_id}"')
-        .replace(f"`./{folder_name}`", f"`{repo_id}`")
-    )
+    """The card with the local folder reference of its usage snippet replaced by the Hub repo id.
+
+    Any ``./NAME`` there is replaced, not only ``./folder_name``: a folder renamed or copied after saving still
+    gets the pushed repo id.
+    """
+    text = re.sub(rf'"local-dir:{_LOCAL_REF}"', f'"hf-hub:{repo_id}"', card_text)
+    text = re.sub(rf'(from_pretrained\(|model=)"{_LOCAL_REF}"', rf'\1"{repo_id}"', text)
+    return text.replace(f"`./{folder_name}`", f"`{repo_id}`")

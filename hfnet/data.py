@@ -103,12 +103,27 @@ def _normalise_dict(dd, image_column: str | None, label_column: str | None, wher
     return datasets.DatasetDict({"train": dd["train"], "test": dd["test"]})
 
 
+def _check_class_folders(path: Path) -> None:
+    """An image folder for classification holds one sub-folder per class, at least two (else it has no labels)."""
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    splits = {"train", "test", "validation", "valid", "val"}
+    if classes and set(classes) <= splits:  # train/ test/ layout: the classes are one level down
+        classes = sorted({c.name for s in classes for c in (path / s).iterdir() if c.is_dir()})
+    if len(classes) < 2:
+        found = f"only the class folder '{classes[0]}'" if classes else "no class sub-folders"
+        raise HfnetError(
+            f"image folder {path} has {found}; an image classification folder needs one sub-folder per class "
+            "(at least two), e.g. DIR/cat/*.png and DIR/dog/*.png"
+        )
+
+
 def _load_external(name: str, image_column: str | None, label_column: str | None, seed: int):
     import datasets
 
     path = Path(name).expanduser()
     try:
         if path.is_dir():
+            _check_class_folders(path)
             dd = datasets.load_dataset("imagefolder", data_dir=str(path))
             where = f"image folder {path}"
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:

@@ -7,8 +7,9 @@ import importlib
 
 import torch
 
+from hfnet.classifier import HubClassifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, Preprocessing
+from hfnet.preprocessing import Preprocessing
 
 _LITE_RESOLUTION = {0: 224, 1: 240, 2: 260}
 
@@ -51,9 +52,13 @@ def tiny_resnet(
     embedding_size: int = 32,
     hidden_sizes: tuple[int, ...] = (32, 64),
     depths: tuple[int, ...] = (1, 1),
+    num_channels: int = 3,
     seed: int = 0,
 ) -> HubClassifier:
-    """A randomly initialised transformers ``ResNetForImageClassification`` (BatchNorm, residuals) for CPU work."""
+    """A randomly initialised transformers ``ResNetForImageClassification`` (BatchNorm, residuals) for CPU work.
+
+    ``num_channels=1`` gives a grey-image model (its processor converts images to ``L``).
+    """
     from transformers import ResNetConfig, ResNetForImageClassification
 
     torch.manual_seed(seed)
@@ -62,12 +67,13 @@ def tiny_resnet(
         hidden_sizes=list(hidden_sizes),
         depths=list(depths),
         layer_type="basic",
+        num_channels=num_channels,
         num_labels=len(class_names),
         id2label=dict(enumerate(class_names)),
         label2id={n: i for i, n in enumerate(class_names)},
     )
     model = ResNetForImageClassification(config)
-    pre = Preprocessing(image_size=(image_size, image_size))
+    pre = Preprocessing(image_size=(image_size, image_size), channels=num_channels)
     return HubClassifier.from_model(model, class_names=list(class_names), preprocessing=pre)
 
 

@@ -83,7 +83,7 @@ def test_merge_help_names_exactly_the_registered_methods():
     from hfnet.merging.registry import BUILTIN_METHOD_MODULES, MERGE_METHODS, get_merge_method
 
     get_merge_method("average")
-    help_text = [f for f in load_job("merge").MergeArguments.__dataclass_fields__.values() if f.name == "method"][0]
+    help_text = [f for f in load_job("merge").ARGUMENTS[0].__dataclass_fields__.values() if f.name == "method"][0]
     for name in MERGE_METHODS:
         assert name in help_text.metadata["help"]
     assert sorted(MERGE_METHODS) == sorted(BUILTIN_METHOD_MODULES)

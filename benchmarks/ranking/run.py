@@ -81,7 +81,8 @@ class DigitCNN(nn.Module):
 
 
 def digit_cnn():
-    from hfnet.hub import HubClassifier, Preprocessing
+    from hfnet.classifier import HubClassifier
+    from hfnet.preprocessing import Preprocessing
 
     pre = Preprocessing(image_size=(28, 28), mean=(0.1307,) * 3, std=(0.3081,) * 3)
     return HubClassifier.from_model(
@@ -93,7 +94,8 @@ def random_lite0(size: int):
     import timm
     from timm.data import ImageNetInfo
 
-    from hfnet.hub import HubClassifier, Preprocessing
+    from hfnet.classifier import HubClassifier
+    from hfnet.preprocessing import Preprocessing
 
     torch.manual_seed(0)
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)

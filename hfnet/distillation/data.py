@@ -6,7 +6,7 @@ from typing import Any
 
 from hfnet.data import build_transform, is_transformed
 from hfnet.errors import HfnetError
-from hfnet.hub import Preprocessing
+from hfnet.preprocessing import Preprocessing
 
 __all__ = ["with_distillation_transform"]
 

@@ -85,13 +85,13 @@ def run(
 
     from hfnet._io import record_written
     from hfnet._table import format_table
+    from hfnet.classifier import load_classifier
     from hfnet.data import class_names
     from hfnet.distillation.chain import distill_chain
     from hfnet.distillation.config import DistillationConfig
     from hfnet.distillation.models import load_model_spec
     from hfnet.errors import HfnetError
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
 

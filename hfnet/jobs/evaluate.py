@@ -29,8 +29,8 @@ ARGUMENTS = (EvaluateArguments, DatasetArguments)
 
 def run(script: EvaluateArguments, data_args: DatasetArguments) -> JobResult:
     from hfnet._table import format_table
+    from hfnet.classifier import load_classifier
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.jobs._common import write_json
 
     model = load_classifier(script.model)

@@ -59,7 +59,7 @@ def run(
 
     from accelerate import PartialState
 
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
     from hfnet.pruning.pipeline import run_pruning

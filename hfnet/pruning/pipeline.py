@@ -184,8 +184,7 @@ def _model_card(
     training_args=None,
     command: str | None = None,
 ):
-    from hfnet.cards import display_name
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo, display_name
 
     s = outcome.sparsity
     base = classifier.source
@@ -441,8 +440,7 @@ def _structured_model_card(
     training_args=None,
     command: str | None = None,
 ):
-    from hfnet.cards import display_name
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo, display_name
 
     c, lat = outcome.counts, outcome.latency
     base = classifier.source
