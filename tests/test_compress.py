@@ -61,7 +61,7 @@ def test_compress_end_to_end(digit_vit_dir, tmp_path, capsys):
     from transformers import AutoModelForImageClassification
 
     from hfnet.data import load_image_dataset
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     out = tmp_path / "small"
     assert _compress(digit_vit_dir, out, "--sparsity", "0.5", "--json", str(tmp_path / "s.json")) == 0
@@ -126,7 +126,7 @@ def test_teacher_frozen_and_eval_every_step_of_every_stage(digit_vit_dir):
 
 def test_frozen_callback_catches_a_teacher_in_train_mode(digit_vit_dir):
     from hfnet.compression.trainer import TeacherFrozenCallback
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     teacher = load_classifier(digit_vit_dir).requires_grad_(False).eval()
     callback = TeacherFrozenCallback(teacher)
@@ -142,7 +142,7 @@ def test_frozen_callback_catches_a_teacher_in_train_mode(digit_vit_dir):
 
 
 def test_hint_loss_is_zero_when_student_is_teacher(digit_vit_dir):
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     teacher = load_classifier(digit_vit_dir)
     student = copy.deepcopy(teacher)

@@ -39,7 +39,7 @@ from hfnet.compression.config import CompressConfig
 from hfnet.compression.pipeline import recover_stage, run_stages
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import HubClassifier
+from hfnet.classifier import HubClassifier
 from hfnet.options import TrainingOptions
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.pipeline import run_pruning

@@ -68,7 +68,7 @@ def check_supported(classifier) -> None:
 
 def load_teacher(model: str, class_names: list[str]):
     """The fine-tuned dense model: its classes must be the dataset's (else: fine-tune it first), frozen, eval mode."""
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     teacher = load_classifier(model)
     if list(teacher.class_names or []) != list(class_names):

@@ -69,7 +69,7 @@ def run(
     from hfnet._table import format_table
     from hfnet.data import class_names
     from hfnet.finish import SaveOptions, finish
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
     from hfnet.options import config_dict
