@@ -50,7 +50,7 @@ from hfnet.zoo import tiny_vit
 HERE = Path(__file__).resolve().parent
 SPARSITIES = (0.25, 0.5, 0.75)
 SEEDS = (0, 1, 2)
-BATCH, LR = 64, 2e-3
+BATCH, LR = 32, 1e-3
 
 
 def train_teacher(data, steps: int, every: int) -> tuple[HubClassifier, list[tuple[int, float]]]:
