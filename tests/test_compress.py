@@ -60,8 +60,8 @@ def test_config_refuses_bad_values(kwargs):
 def test_compress_end_to_end(digit_vit_dir, tmp_path, capsys):
     from transformers import AutoModelForImageClassification
 
-    from hfnet.data import load_image_dataset
     from hfnet.classifier import load_classifier
+    from hfnet.data import load_image_dataset
 
     out = tmp_path / "small"
     assert _compress(digit_vit_dir, out, "--sparsity", "0.5", "--json", str(tmp_path / "s.json")) == 0
@@ -125,8 +125,8 @@ def test_teacher_frozen_and_eval_every_step_of_every_stage(digit_vit_dir):
 
 
 def test_frozen_callback_catches_a_teacher_in_train_mode(digit_vit_dir):
-    from hfnet.compression.trainer import TeacherFrozenCallback
     from hfnet.classifier import load_classifier
+    from hfnet.compression.trainer import TeacherFrozenCallback
 
     teacher = load_classifier(digit_vit_dir).requires_grad_(False).eval()
     callback = TeacherFrozenCallback(teacher)

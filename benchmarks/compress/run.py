@@ -35,11 +35,11 @@ from pathlib import Path
 import torch
 
 from hfnet._plots import pyplot, save_figure
+from hfnet.classifier import HubClassifier
 from hfnet.compression.config import CompressConfig
 from hfnet.compression.pipeline import recover_stage, run_stages
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
-from hfnet.classifier import HubClassifier
 from hfnet.options import TrainingOptions
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.pipeline import run_pruning

@@ -67,9 +67,9 @@ def run(
     from accelerate import PartialState
 
     from hfnet._table import format_table
+    from hfnet.classifier import load_classifier
     from hfnet.data import class_names
     from hfnet.finish import SaveOptions, finish
-    from hfnet.classifier import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
     from hfnet.options import config_dict
