@@ -12,8 +12,9 @@ from typing import Any
 from transformers import Trainer, TrainingArguments, set_seed
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from hfnet.data import collate_fn, is_transformed, with_model_transform
+from hfnet.data import collate_fn, is_transformed
 from hfnet.errors import HfnetError
+from hfnet.preprocessing import with_model_transform
 
 logger = logging.getLogger(__name__)
 

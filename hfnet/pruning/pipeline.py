@@ -15,9 +15,10 @@ from accelerate import PartialState
 from torch import Tensor
 
 from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo, display_name
-from hfnet.data import class_names, collate_fn, is_transformed, with_model_transform
+from hfnet.data import class_names, collate_fn, is_transformed
 from hfnet.errors import HfnetError
 from hfnet.finish import SaveOptions, finish
+from hfnet.preprocessing import with_model_transform
 from hfnet.pruning.apply import MaskCallback, apply_masks, sparsity_report
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.masks import make_masks, mask_hash
