@@ -100,3 +100,30 @@ def test_ctrl_c_during_distill_leaves_no_new_folder(tiny_resnet_dir, tmp_path, c
     assert main(_common(tiny_resnet_dir, out)) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_config_a_card_records_passed_back_gives_the_same_result(tiny_resnet_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from hfnet.jobs import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_resnet_dir, tmp_path / "teacher")
+    argv = [a if a != str(tiny_resnet_dir) else "teacher" for a in _common(tiny_resnet_dir, "first")]
+    assert main(argv) == 0
+    card = (tmp_path / "first" / "student" / "README.md").read_text()
+    config = json.loads(card.split("Settings:\n\n```json\n", 1)[1].split("\n```", 1)[0])
+    assert config["teacher"] == "teacher" and config["student"] == STUDENT and config["max_steps"] == 2
+    (tmp_path / "run.json").write_text(json.dumps(config))
+    again = ["--config", "run.json", "--output-dir", "second"]
+    first_options = make_parser("distill").parse_args_into_dataclasses(argv[1:])
+    second_options = make_parser("distill").parse_args_into_dataclasses(again)
+    assert first_options[:-1] == second_options[:-1]  # all but the output folder
+    assert main(["distill", *again]) == 0
+    rows = [json.loads((tmp_path / n / "results.json").read_text())["rows"] for n in ("first", "second")]
+    assert [(r["model"], r["parameters"], r["accuracy"]) for r in rows[0]] == [
+        (r["model"], r["parameters"], r["accuracy"]) for r in rows[1]
+    ]
+    a, b = (load_classifier(tmp_path / n / "student") for n in ("first", "second"))
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(p, q), name  # the same training, step for step
