@@ -3,6 +3,7 @@ the mask fixed -> evaluate -> save a plain Hub checkpoint with a model card."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -162,18 +163,34 @@ def check_head(replaced: bool, training_args, allow_untrained_head: bool) -> Non
         )
 
 
-def _lineage(classifier, dataset_name: str, config: PruningConfig, training_args, command, record) -> dict[str, Any]:
+@dataclass
+class CardRun:
+    """What a pruning card says about the run, beside the outcome: data, steps, how to reproduce it."""
+
+    dataset_name: str
+    steps: int = 0
+    training_args: Any = None
+    command: str | None = None
+    record: dict[str, Any] | None = None  # the job's options (hfnet.options.config_dict)
+    untrained_head: bool = False
+
+    def note(self, details: str) -> str:
+        """``details`` with the untrained-head warning when the head was not trained."""
+        return details + ("\n\n**Untrained head.** " + UNTRAINED_HEAD_NOTE if self.untrained_head else "")
+
+
+def _lineage(classifier, config: PruningConfig, run: CardRun) -> dict[str, Any]:
     """The card fields both pruning branches share: parent, dataset, evaluation split, how to reproduce.
 
     ``record`` is the job's option dict (:func:`hfnet.options.config_dict`, what ``--config FILE`` reads back); without
     it (the Python API) the card records the pruning and training settings.
     """
-    base = classifier.source
+    base, dataset_name = classifier.source, run.dataset_name
     reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
-    if training_args is not None:
-        reproduce["training"] = {k: getattr(training_args, k, None) for k in TRAINING_CARD_KEYS}
-    if record is not None:
-        reproduce = dict(record)
+    if run.training_args is not None:
+        reproduce["training"] = {k: getattr(run.training_args, k, None) for k in TRAINING_CARD_KEYS}
+    if run.record is not None:
+        reproduce = dict(run.record)
     return dict(
         base_model=classifier.hub_id,
         base_model_relation="finetune",
@@ -181,7 +198,7 @@ def _lineage(classifier, dataset_name: str, config: PruningConfig, training_args
         eval_dataset=dataset_name,
         eval_split="test",
         parents=[("pruned from", base)] if base else [],
-        command=command,
+        command=run.command,
         config=reproduce,
     )
 
@@ -191,14 +208,9 @@ def _model_card(
     config: PruningConfig,
     outcome: PruningOutcome,
     metrics: dict[str, float],
-    *,
-    dataset_name: str,
-    steps: int,
-    training_args=None,
-    command: str | None = None,
-    record: dict[str, Any] | None = None,
-    untrained_head: bool = False,
+    run: CardRun,
 ) -> ModelCardInfo:
+    dataset_name, steps = run.dataset_name, run.steps
     s = outcome.sparsity
     base = classifier.source
     settings = {
@@ -212,14 +224,12 @@ def _model_card(
         "fine-tuning steps (mask fixed)": steps,
         "mask sha256": outcome.mask_sha256[:16],
     }
-    if untrained_head:
+    if run.untrained_head:
         settings["head"] = "replaced, untrained"
     details = (
         "Single-shot unstructured pruning before fine-tuning (SNIP / ReFer / AFR, seed 002). The pruned weights are "
         "exact zeros in `model.safetensors`; the architecture is unchanged, so it loads in plain transformers / timm."
     )
-    if untrained_head:
-        details += "\n\n**Untrained head.** " + UNTRAINED_HEAD_NOTE
     metrics = {k: v for k, v in metrics.items() if k != "num_samples"}
     metrics.update(sparsity_prunable=s["sparsity_prunable"], sparsity_all_weights=s["sparsity_all_weights"])
     return ModelCardInfo(
@@ -229,10 +239,10 @@ def _model_card(
         f"fine-tuned for {steps} steps with the mask fixed. Accuracy measured on the `{dataset_name}` test split.",
         metrics=metrics,
         tags=["pruning", f"pruning-{config.method}", "sparse"],
-        **_lineage(classifier, dataset_name, config, training_args, command, record),
+        **_lineage(classifier, config, run),
         settings=settings,
         settings_title="Pruning",
-        details=details,
+        details=run.note(details),
     )
 
 
@@ -280,11 +290,9 @@ def run_pruning(
         private=bool(getattr(training_args, "hub_private_repo", False)) if private is None else private,
     )
     save.check()  # refuse before hours of work, not after
-    card_extra = dict(command=command, record=record, training_args=training_args, dataset_name=dataset_name)
+    run = CardRun(dataset_name, training_args=training_args, command=command, record=record)
     if config.structured:
-        return _run_structured(
-            classifier, data, config, training_args, progress, save, card_extra, allow_untrained_head
-        )
+        return _run_structured(classifier, data, config, training_args, progress, save, run, allow_untrained_head)
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
     torch.manual_seed(config.pruning_seed)
@@ -320,9 +328,8 @@ def run_pruning(
         "train_steps": steps,
         **outcome.sparsity,
     }
-    card = functools.partial(
-        _model_card, classifier, config, outcome, steps=steps, untrained_head=replaced and not steps, **card_extra
-    )
+    run = dataclasses.replace(run, steps=steps, untrained_head=replaced and not steps)
+    card = functools.partial(_model_card, classifier, config, outcome, run=run)
     return _finish(classifier, data, summary, outcome, card, save)
 
 
@@ -392,7 +399,7 @@ def _run_structured(
     training_args,
     progress: bool,
     save: SaveOptions,
-    card_extra: dict[str, Any],
+    run: CardRun,
     allow_untrained_head: bool,
 ) -> dict[str, Any]:
     """:func:`run_pruning` with ``config.structured``: remove units, fine-tune the smaller dense model, evaluate, save.
@@ -430,15 +437,8 @@ def _run_structured(
     }
     if outcome.heads_note:
         summary["heads_note"] = outcome.heads_note
-    card = functools.partial(
-        _structured_model_card,
-        classifier,
-        config,
-        outcome,
-        steps=steps,
-        untrained_head=replaced and not steps,
-        **card_extra,
-    )
+    run = dataclasses.replace(run, steps=steps, untrained_head=replaced and not steps)
+    card = functools.partial(_structured_model_card, classifier, config, outcome, run=run)
     return _finish(classifier, data, summary, outcome, card, save)
 
 
@@ -447,14 +447,9 @@ def _structured_model_card(
     config: PruningConfig,
     outcome: StructuredOutcome,
     metrics: dict[str, float],
-    *,
-    dataset_name: str,
-    steps: int,
-    training_args=None,
-    command: str | None = None,
-    record: dict[str, Any] | None = None,
-    untrained_head: bool = False,
+    run: CardRun,
 ) -> ModelCardInfo:
+    dataset_name, steps = run.dataset_name, run.steps
     c, lat = outcome.counts, outcome.latency
     base = classifier.source
     rows = {
@@ -479,16 +474,14 @@ def _structured_model_card(
         )
     if outcome.heads_note:
         rows["heads"] = outcome.heads_note
-    if untrained_head:
-        rows["classification head"] = "replaced, untrained"
+    if run.untrained_head:
+        rows["head"] = "replaced, untrained"
     details = (
         "Structured single-shot pruning before fine-tuning: per-weight scores (SNIP / ReFer / AFR, seed 002) summed "
         "over the weights each attention head and MLP neuron owns; the same number of units removed in every block; "
         "the weights are physically removed, so the config describes an ordinary, smaller model that loads in plain "
         "transformers / timm."
     )
-    if untrained_head:
-        details += "\n\n**Untrained head.** " + UNTRAINED_HEAD_NOTE
     metrics = {k: v for k, v in metrics.items() if k != "num_samples"}
     metrics.update(params_before=c["params_before"], params_after=c["params_after"])
     if lat:
@@ -503,8 +496,8 @@ def _structured_model_card(
         f"fine-tuned for {steps} steps. Accuracy measured on the `{dataset_name}` test split.",
         metrics=metrics,
         tags=["pruning", f"pruning-{config.method}", "structured-pruning"],
-        **_lineage(classifier, dataset_name, config, training_args, command, record),
+        **_lineage(classifier, config, run),
         settings=rows,
         settings_title="Pruning",
-        details=details,
+        details=run.note(details),
     )
