@@ -66,7 +66,7 @@ def test_bad_option_value_is_one_line_before_anything_loads(capsys):
 
     assert main(["prune", "M", "--dataset", "digits", "--output-dir", "o", "--sparsity", "1.5"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: sparsity must be in [0, 1)")
+    assert len(err) == 1 and err[0].startswith("error: --sparsity must be in [0, 1)")
 
 
 def test_every_job_has_help_and_docstring():

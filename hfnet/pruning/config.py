@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from hfnet.errors import HfnetError
 
@@ -36,18 +36,27 @@ class PruningConfig:
         metadata={"help": "Scores: afr (z(SNIP) + z(ReFer)), refer, snip, magnitude or random.", "choices": METHODS},
     )
     sparsity: float = field(
-        default=0.9, metadata={"help": "Fraction in [0, 1) of the prunable weights set to zero (paper: 0.9-0.98)."}
+        default=0.9,
+        metadata={
+            "help": "Fraction in [0, 1) of the prunable weights set to zero (paper: 0.9-0.98).",
+            "min": 0,
+            "max": 1,
+            "max_open": True,
+        },
     )
-    scope: str = field(
+    scope: Literal["global", "layer"] = field(
         default="global",
         metadata={"help": "global: one threshold across all layers (SNIP, paper); layer: same sparsity per layer."},
     )
     calibration_samples: int = field(
         default=256,
-        metadata={"help": "Training images (a seeded random subset) whose gradients are accumulated for the scores."},
+        metadata={
+            "help": "Training images (a seeded random subset) whose gradients are accumulated for the scores.",
+            "min": 1,
+        },
     )
     calibration_batch_size: int = field(
-        default=32, metadata={"help": "Batch size of the scoring passes (does not change the scores)."}
+        default=32, metadata={"help": "Batch size of the scoring passes (does not change the scores).", "min": 1}
     )
     token_pooling: str = field(
         default="cls",
@@ -78,7 +87,10 @@ class PruningConfig:
         default=None,
         metadata={
             "help": "With structured: fraction of each block's attention heads to remove (MLP neurons fill the rest "
-            "of the sparsity budget). Default: the split that removes the least total score."
+            "of the sparsity budget). Default: the split that removes the least total score.",
+            "min": 0,
+            "max": 1,
+            "max_open": True,
         },
     )
 
