@@ -20,7 +20,13 @@ from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
 
-DEMO_STEPS = ("hfnet.demo.ranking", "hfnet.demo.pruning", "hfnet.demo.merging", "hfnet.demo.distillation")
+DEMO_STEPS = (
+    "hfnet.demo.ranking",
+    "hfnet.demo.pruning",
+    "hfnet.demo.merging",
+    "hfnet.demo.distillation",
+    "hfnet.demo.compression",
+)
 
 
 @dataclass
@@ -193,7 +199,13 @@ def run_demo(
     before = {e.name for e in ctx.output_dir.iterdir()}
     t0 = time.perf_counter()
     rows = prepare_zoo(ctx)
-    aliases = {"rank": "ranking", "prune": "pruning", "merge": "merging", "distill": "distillation"}
+    aliases = {
+        "rank": "ranking",
+        "prune": "pruning",
+        "merge": "merging",
+        "distill": "distillation",
+        "compress": "compression",
+    }
     selected = None if not steps else {aliases.get(s, s) for s in steps}
     for module_name in DEMO_STEPS:
         step = module_name.rsplit(".", 1)[1]
