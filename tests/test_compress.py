@@ -77,7 +77,8 @@ def test_compress_end_to_end(digit_vit_dir, tmp_path, capsys):
     # the saved model's logits are the in-memory model's (the classifier hfnet loads is the same weights)
     clf = load_classifier(out)
     data = load_image_dataset("digits", samples_per_class=2, test_samples_per_class=1, seed=0)
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
+    from hfnet.preprocessing import with_model_transform
 
     batch = collate_fn([with_model_transform(data["test"], clf.preprocessing)[i] for i in range(4)])
     with torch.no_grad():
