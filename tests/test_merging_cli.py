@@ -82,7 +82,11 @@ def test_merge_cli_eval_dataset_puts_results_in_the_card(tiny_resnet_dir, tmp_pa
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--threshold", "nan"], "--threshold must be a finite number"), (["--seed", "-1"], "--seed must be an integer")],
+    [
+        (["--threshold", "nan"], "--threshold must be a finite number"),
+        (["--threshold", "1.5"], "--threshold must be in [-1, 1]"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ],
 )
 def test_filters_cli_bad_numbers_exit_1(tiny_resnet_dir, tmp_path, capsys, extra, message):
     png = tmp_path / "f.png"
