@@ -85,6 +85,11 @@ def test_compress_end_to_end(digit_vit_dir, tmp_path, monkeypatch):
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(plain(pixel_values=x).logits, kept["model"].eval().logits(x))
+    from PIL import Image
+    from transformers import pipeline
+
+    preds = pipeline("image-classification", model=str(out))(Image.new("RGB", (32, 32)))
+    assert {p["label"] for p in preds} <= set(DIGITS)
     card = (out / "README.md").read_text()
     assert "Teacher vs compressed" in card
     rows = [line for line in card.splitlines() if line.startswith("| parameters (teacher -> compressed)")]
