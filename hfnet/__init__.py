@@ -39,7 +39,7 @@ _EXPORTS = {
     "push_to_hub": "hfnet.hub",
     "load_image_dataset": "hfnet.data",
     "class_names": "hfnet.data",
-    "with_model_transform": "hfnet.data",
+    "with_model_transform": "hfnet.preprocessing",
     "evaluate_classifier": "hfnet.evaluation",
     "train_classifier": "hfnet.training",
 }
@@ -48,8 +48,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from hfnet.cards import ModelCardInfo
     from hfnet.classifier import HubClassifier, load_classifier
-    from hfnet.data import class_names, load_image_dataset, with_model_transform
+    from hfnet.data import class_names, load_image_dataset
     from hfnet.evaluation import evaluate_classifier
     from hfnet.hub import push_to_hub
-    from hfnet.preprocessing import Preprocessing
+    from hfnet.preprocessing import Preprocessing, with_model_transform
     from hfnet.training import train_classifier

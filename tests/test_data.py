@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from hfnet.data import (
-    FASHION_MNIST_CLASSES,
-    class_names,
-    collate_fn,
-    load_image_dataset,
-    with_model_transform,
-)
+from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
+from hfnet.data import class_names, collate_fn, load_image_dataset
 from hfnet.errors import HfnetError
+from hfnet.preprocessing import with_model_transform
 
 
 def test_digits_counts_and_names(digits):

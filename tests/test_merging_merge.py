@@ -185,8 +185,9 @@ def test_batchnorm_recompute_by_hand(parents, digits_small):
     of each batch's mean and unbiased variance of its input (the stem conv's output, computed here directly)."""
     from torch.utils.data import DataLoader
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
     from hfnet.merging.batchnorm import recompute_batchnorm
+    from hfnet.preprocessing import with_model_transform
 
     clf = load_classifier(parents["a"])
     clf.eval()

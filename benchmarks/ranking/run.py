@@ -110,7 +110,7 @@ _TENSORS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 def tensors(key: str, dataset, preprocessing) -> tuple[torch.Tensor, torch.Tensor]:
     """The dataset as model-ready tensors, cached per (dataset, preprocessing): fine-tuning reads them many times."""
-    from hfnet.data import build_transform
+    from hfnet.preprocessing import build_transform
 
     cache_key = (key, tuple(preprocessing.image_size), tuple(preprocessing.mean), tuple(preprocessing.std))
     if cache_key not in _TENSORS:
@@ -155,7 +155,8 @@ def pretrain_small(kind: str, names: list[str], data, key: str, epochs: int, see
 
 
 def build_zoo(args) -> tuple[dict[str, object], dict[str, dict]]:
-    from hfnet.data import FASHION_MNIST_CLASSES, load_image_dataset
+    from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
+    from hfnet.data import load_image_dataset
     from hfnet.zoo import load_efficientnet_lite, tiny_resnet
 
     zoo, info = {}, {}
@@ -227,7 +228,8 @@ def load_targets(args) -> dict[str, object]:
     import datasets
     from skimage.data import lfw_subset
 
-    from hfnet.data import _from_arrays, load_image_dataset
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
 
     per, test = (5, 10) if args.quick else (args.train_per_class, args.test_per_class)
     targets = {
@@ -261,7 +263,7 @@ def texture_target(per: int, test: int, seed: int):
     import datasets
     import skimage.data
 
-    from hfnet.data import _from_arrays
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
 
     rng = np.random.default_rng(seed)
     names = ["brick", "grass", "gravel"]
@@ -282,7 +284,8 @@ def fashion_groups(per: int, test: int, seed: int):
     """Fashion-MNIST relabelled into clothes / shoes / bag (a coarser task with other class names)."""
     import datasets
 
-    from hfnet.data import _from_arrays, load_image_dataset
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
 
     group = np.array([0, 0, 0, 0, 0, 1, 0, 1, 2, 1])  # T-shirt..Ankle boot -> clothes, shoes, bag
     data = load_image_dataset("fashion_mnist", samples_per_class=per, test_samples_per_class=test, seed=seed + 1000)
@@ -327,7 +330,8 @@ def plain_forward_seconds(candidates: dict, dataset, batch_size: int) -> float:
     """Load-free plain forward passes over the same images with the same per-model preprocessing and loader."""
     from torch.utils.data import DataLoader
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
+    from hfnet.preprocessing import with_model_transform
 
     t0 = time.perf_counter()
     with torch.inference_mode():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hfnet.errors import HfnetError
 from hfnet.jobs import JobResult
 from hfnet.options import DatasetArguments
 
@@ -19,9 +20,15 @@ class EvaluateArguments:
 
     model: str = field(metadata={"help": "Hub id or local Hub-format folder", "positional": True})
     split: str = field(default="test", metadata={"help": "Dataset split.", "choices": ("train", "test")})
-    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size."})
-    seed: int = field(default=0, metadata={"help": "Seed of the per-class subsampling."})
+    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size (>= 1)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the per-class subsampling (>= 0)."})
     json: str | None = field(default=None, metadata={"help": "Also write the result as JSON here."})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise HfnetError(f"--batch-size must be an integer >= 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise HfnetError(f"--seed must be an integer >= 0, got {self.seed}")
 
 
 ARGUMENTS = (EvaluateArguments, DatasetArguments)

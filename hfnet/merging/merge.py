@@ -510,7 +510,6 @@ def run(
         written = write_checkpoint(tmp, parents, merged, report, bn_data, config)
         return written if written is not None or eval_data is None else load_classifier(tmp)
 
-    skeleton.license = None
     done = finish(
         skeleton,
         save,

@@ -39,7 +39,8 @@ def calibration_batches(
 
     Every process of a distributed run builds the same list (the scorers then take every N-th batch).
     """
-    from hfnet.data import collate_fn, is_transformed, with_model_transform
+    from hfnet.data import collate_fn, is_transformed
+    from hfnet.preprocessing import with_model_transform
 
     if batch_size < 1:
         raise HfnetError(f"calibration batch size must be >= 1, got {batch_size}")

@@ -145,7 +145,8 @@ def forward_outputs(classifier, dataset, *, batch_size: int = 64, progress: bool
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
+    from hfnet.preprocessing import with_model_transform
 
     loader = DataLoader(
         with_model_transform(dataset, classifier.preprocessing), batch_size=batch_size, collate_fn=collate_fn
