@@ -255,7 +255,7 @@ def test_push_needs_a_repo_id(tmp_path, tiny_resnet_dir, digits_small):
     from hfnet.pruning.pipeline import run_pruning
 
     config = PruningConfig(method="magnitude", sparsity=0.5, calibration_samples=32, calibration_batch_size=32)
-    with pytest.raises(HfnetError, match="hub_model_id"):
+    with pytest.raises(HfnetError, match="hub.model.id"):
         run_pruning(
             load_classifier(tiny_resnet_dir),
             digits_small,
