@@ -32,21 +32,24 @@ from hfnet.errors import HfnetError  # noqa: E402
 # heavy libraries (torch, transformers, datasets) load on first use, so `hfnet --help` stays fast
 _EXPORTS = {
     "HfnetError": "hfnet.errors",
-    "HubClassifier": "hfnet.hub",
-    "ModelCardInfo": "hfnet.hub",
-    "Preprocessing": "hfnet.hub",
-    "load_classifier": "hfnet.hub",
+    "HubClassifier": "hfnet.classifier",
+    "ModelCardInfo": "hfnet.cards",
+    "Preprocessing": "hfnet.preprocessing",
+    "load_classifier": "hfnet.classifier",
     "push_to_hub": "hfnet.hub",
     "load_image_dataset": "hfnet.data",
     "class_names": "hfnet.data",
-    "with_model_transform": "hfnet.data",
+    "with_model_transform": "hfnet.preprocessing",
     "evaluate_classifier": "hfnet.evaluation",
     "train_classifier": "hfnet.training",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from hfnet.data import class_names, load_image_dataset, with_model_transform
+    from hfnet.cards import ModelCardInfo
+    from hfnet.classifier import HubClassifier, load_classifier
+    from hfnet.data import class_names, load_image_dataset
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import HubClassifier, ModelCardInfo, Preprocessing, load_classifier, push_to_hub
+    from hfnet.hub import push_to_hub
+    from hfnet.preprocessing import Preprocessing, with_model_transform
     from hfnet.training import train_classifier

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from hfnet import __version__
 from hfnet.errors import HfnetError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "atomic_write_text",
     "check_output_dir",
     "hfnet_written",
+    "manifest_files",
     "prepare_output_dir",
     "record_written",
 ]
@@ -72,7 +74,6 @@ def _read_manifest(folder: Path) -> set[str]:
 
 
 def _write_manifest(folder: Path, names: Iterable[str]) -> None:
-    from hfnet import __version__
 
     names = sorted({n for n in names if n != MANIFEST})
     atomic_write_text(folder / MANIFEST, json.dumps({"written_by": f"hfnet {__version__}", "files": names}, indent=1))
@@ -86,6 +87,26 @@ def hfnet_written(folder: str | os.PathLike) -> set[str]:
     for entry in folder.iterdir():
         if entry.name in listed or entry.name.startswith((_TMP_PREFIX, _OLD_PREFIX)):
             out.add(entry.name)
+    return out
+
+
+def manifest_files(folder: str | os.PathLike) -> list[Path] | None:
+    """The files hfnet wrote into ``folder`` by its manifest (listed folders expanded), never the manifest itself.
+
+    ``None`` when ``folder`` has no manifest (a folder hfnet did not write).
+    """
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        return None
+    out: list[Path] = []
+    for name in sorted(_read_manifest(folder) - {MANIFEST}):
+        entry = folder / name
+        if entry.is_symlink() or "/" in name or name in ("", ".", ".."):
+            continue
+        if entry.is_file():
+            out.append(entry)
+        elif entry.is_dir():
+            out.extend(f for f in sorted(entry.rglob("*")) if f.is_file() and not f.is_symlink())
     return out
 
 

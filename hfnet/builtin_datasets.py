@@ -20,7 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
 
 from hfnet.errors import HfnetError
 
@@ -83,7 +86,6 @@ def cache_dir() -> Path:
 
 # ---------------------------------------------------------------------- arrays -> datasets
 def _png_bytes(image: np.ndarray) -> bytes:
-    from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG", compress_level=1)
@@ -92,8 +94,6 @@ def _png_bytes(image: np.ndarray) -> bytes:
 
 def dataset_from_arrays(images: np.ndarray, labels: np.ndarray, class_names: list[str], *, desc: str | None = None):
     """A ``datasets.Dataset`` (``image`` PNG-encoded, ``label`` ClassLabel) from uint8 images ``[N, H, W(, C)]``."""
-    import datasets
-    from tqdm.auto import tqdm
 
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=class_names)})
     encoded = [
@@ -224,7 +224,6 @@ def _cache_path(name: str) -> Path:
 
 def build_cache(name: str):
     """Build ``name``'s full ``DatasetDict`` from its source and save it to the cache (atomically); returns it."""
-    import datasets
 
     arrays = _arrays(name)
     if arrays is None:
@@ -262,7 +261,6 @@ def load_builtin(name: str):
 
     Returns None when the source files of ``fashion_mnist`` / ``mnist`` are not on this machine.
     """
-    import datasets
 
     if name not in BUILTIN_DATASETS:
         raise HfnetError(f"no built-in dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}")

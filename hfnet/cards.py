@@ -19,12 +19,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, hf_hub_download, metadata_load
+
+from hfnet import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +40,13 @@ __all__ = [
     "ModelCardInfo",
     "dataset_hub_id",
     "display_name",
+    "format_value",
     "framework_versions",
     "is_hub_id",
     "render_model_card",
     "set_card_repo_id",
     "source_license",
+    "template_dir",
 ]
 
 CARD_FILE = "README.md"
@@ -107,7 +116,8 @@ class ModelCardInfo:
     settings_title: str = "Settings"
 
 
-def _template_dir() -> Path:
+def template_dir() -> Path:
+    """The folder of hfnet's Jinja card templates (``model_cards/``)."""
     return Path(str(resources.files("hfnet") / "model_cards"))
 
 
@@ -142,9 +152,28 @@ def display_name(name: str | os.PathLike | None) -> str:
     for prefix in ("hf-hub:", "local-dir:"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
-    if is_hub_id(text):
+    if "/" in text and is_hub_id(text):  # only OWNER/NAME is linked: a bare name is a local stage or folder
         return f"[{text}](https://huggingface.co/{text})"
-    return f"`{Path(text).expanduser().name or text}` (local folder)"
+    path = Path(text).expanduser()
+    if "/" not in text and not path.exists():
+        return f"`{text}`"  # an in-memory stage (assistant_1, student): no folder, no Hub repo
+    return f"`{path.name or text}` (local folder)"
+
+
+def format_value(value: Any) -> str:
+    """A number as a card shows it: integers (and integral counts) as integers, other floats with 4 decimals
+    (4 significant digits when smaller than 0.001); anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) >= 10:
+        return str(int(value))
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.4g}"
+    return f"{value:.4f}"
 
 
 def dataset_hub_id(name: str | None) -> str | None:
@@ -169,7 +198,6 @@ def _dataset_display(name: str) -> str:
 
 def framework_versions() -> dict[str, str]:
     """Versions of the libraries that made the checkpoint (those installed)."""
-    from importlib.metadata import PackageNotFoundError, version
 
     out = {}
     for dist in ("hfnet", "torch", "transformers", "timm", "huggingface_hub", "datasets"):
@@ -178,8 +206,6 @@ def framework_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     if "hfnet" not in out:
-        from hfnet import __version__
-
         out["hfnet"] = __version__
     return out
 
@@ -191,16 +217,12 @@ def source_license(folder: str | os.PathLike | None = None, repo_id: str | None 
         path = Path(folder) / CARD_FILE
     elif repo_id:
         try:
-            from huggingface_hub import hf_hub_download
-
             path = Path(hf_hub_download(repo_id, CARD_FILE))
         except Exception:  # noqa: BLE001 - a repo without a card simply has no license to carry
             return None
     if path is None:
         return None
     try:
-        from huggingface_hub import metadata_load
-
         meta = metadata_load(path) or {}
     except Exception:  # noqa: BLE001 - an unreadable card has no license we can trust
         return None
@@ -209,7 +231,6 @@ def source_license(folder: str | os.PathLike | None = None, repo_id: str | None 
 
 
 def _eval_results(info: ModelCardInfo, model_name: str) -> list:
-    from huggingface_hub import EvalResult
 
     if not info.eval_dataset:
         return []
@@ -247,7 +268,6 @@ def _scrub(value: Any) -> Any:
 
 
 def _scrub_command(command: str) -> str:
-    import shlex
 
     try:
         words = shlex.split(command)
@@ -290,6 +310,43 @@ def _base_models(base: str | list[str] | None) -> list[str]:
     return out
 
 
+def _card_data(info: ModelCardInfo, library: str, model_name: str) -> ModelCardData:
+    """The card's YAML metadata: library, tags, Hub-only base models and datasets, license, model-index."""
+    results = _eval_results(info, model_name)
+    bases = _base_models(info.base_model)
+    datasets = []
+    for d in [*info.datasets, *([info.eval_dataset] if info.eval_dataset else [])]:
+        hub = dataset_hub_id(d)
+        if hub and hub not in datasets:
+            datasets.append(hub)
+    kwargs: dict[str, Any] = {}
+    if bases and info.base_model_relation:
+        kwargs["base_model_relation"] = info.base_model_relation
+    return ModelCardData(
+        library_name=library,
+        base_model=(bases[0] if len(bases) == 1 else bases) or None,
+        license=info.license,
+        tags=sorted({"hfnet", "image-classification", library, *info.tags}),
+        datasets=datasets or None,
+        metrics=sorted({_METRICS[k][0] for k in info.metrics if k in _METRICS}) or None,
+        pipeline_tag="image-classification",
+        model_name=model_name if results else None,
+        eval_results=results or None,
+        **kwargs,
+    )
+
+
+def _eval_where(info: ModelCardInfo) -> str | None:
+    if not info.eval_dataset:
+        return None
+    hub = dataset_hub_id(info.eval_dataset)
+    return (
+        _dataset_display(info.eval_dataset)
+        + (f" (`{hub}`)" if hub else "")
+        + (f", {info.eval_split} split" if info.eval_split else "")
+    )
+
+
 def render_model_card(
     info: ModelCardInfo,
     *,
@@ -301,54 +358,20 @@ def render_model_card(
 
     ``folder_name`` is the saved folder's name, used in the usage snippet until a push fills in the repo id.
     """
-    from huggingface_hub import ModelCard, ModelCardData
-
-    tags = sorted({"hfnet", "image-classification", library, *info.tags})
     model_name = folder_name or re.sub(r"[^\w.\-]+", "-", info.title).strip("-") or "model"
-    results = _eval_results(info, model_name)
-    bases = _base_models(info.base_model)
-    datasets = []
-    for d in [*info.datasets, *([info.eval_dataset] if info.eval_dataset else [])]:
-        hub = dataset_hub_id(d)
-        if hub and hub not in datasets:
-            datasets.append(hub)
-    relation = info.base_model_relation if bases else None
-    kwargs: dict[str, Any] = {}
-    if relation:
-        kwargs["base_model_relation"] = relation
-    card_data = ModelCardData(
-        library_name=library,
-        base_model=(bases[0] if len(bases) == 1 else bases) or None,
-        license=info.license,
-        tags=tags,
-        datasets=datasets or None,
-        metrics=sorted({_METRICS[k][0] for k in info.metrics if k in _METRICS}) or None,
-        pipeline_tag="image-classification",
-        model_name=model_name if results else None,
-        eval_results=results or None,
-        **kwargs,
-    )
-    ref = f"./{folder_name}" if folder_name else "./path-to-this-folder"
-    measured = {k: v for k, v in info.metrics.items() if isinstance(v, int | float | str)}
     card = ModelCard.from_template(
-        card_data,
-        template_path=str(_template_dir() / template),
+        _card_data(info, library, model_name),
+        template_path=str(template_dir() / template),
         title=info.title,
         summary=info.summary,
-        results=measured,
-        eval_where=(
-            f"{_dataset_display(info.eval_dataset)}"
-            + (f" (`{dataset_hub_id(info.eval_dataset)}`)" if dataset_hub_id(info.eval_dataset) else "")
-            + (f", {info.eval_split} split" if info.eval_split else "")
-        )
-        if info.eval_dataset
-        else None,
+        results={k: format_value(v) for k, v in info.metrics.items() if isinstance(v, int | float | str)},
+        eval_where=_eval_where(info),
         parents=[(role, display_name(name)) for role, name in info.parents],
         details=info.details,
-        settings={str(k): v for k, v in info.settings.items()},
+        settings={str(k): format_value(v) for k, v in info.settings.items()},
         settings_title=info.settings_title,
         library=library,
-        model_ref=ref,
+        model_ref=f"./{folder_name}" if folder_name else "./path-to-this-folder",
         command=_scrub_command(info.command) if info.command else None,
         config_json=json.dumps(_scrub(info.config), indent=2, default=str, sort_keys=True) if info.config else None,
         plots=list(info.plots),
@@ -357,10 +380,15 @@ def render_model_card(
     return _scrub_text(str(card))
 
 
+_LOCAL_REF = r"\./[^\"`\s]*"
+
+
 def set_card_repo_id(card_text: str, folder_name: str, repo_id: str) -> str:
-    """The card with the local folder reference of its usage snippet replaced by the Hub repo id."""
-    return (
-        card_text.replace(f'"local-dir:./{folder_name}"', f'"hf-hub:{repo_id}"')
-        .replace(f'"./{folder_name}"', f'"{repo_id}"')
-        .replace(f"`./{folder_name}`", f"`{repo_id}`")
-    )
+    """The card with the local folder reference of its usage snippet replaced by the Hub repo id.
+
+    Any ``./NAME`` there is replaced, not only ``./folder_name``: a folder renamed or copied after saving still
+    gets the pushed repo id.
+    """
+    text = re.sub(rf'"local-dir:{_LOCAL_REF}"', f'"hf-hub:{repo_id}"', card_text)
+    text = re.sub(rf'(from_pretrained\(|model=)"{_LOCAL_REF}"', rf'\1"{repo_id}"', text)
+    return text.replace(f"`./{folder_name}`", f"`{repo_id}`")

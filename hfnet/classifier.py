@@ -9,36 +9,44 @@ preprocessing, head replacement), saves back to plain Hub format (what hfnet wri
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import timm
 import torch
+from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_data_config
+from timm.models._hub import get_model_input_config, save_for_hf
 from torch import Tensor, nn
+from transformers import AutoModelForImageClassification
+from transformers.modeling_outputs import ImageClassifierOutput
 
 from hfnet._io import atomic_dir, atomic_write_text
-from hfnet.cards import CARD_FILE, ModelCardInfo, render_model_card
+from hfnet.cards import CARD_FILE, ModelCardInfo, render_model_card, source_license
 from hfnet.errors import HfnetError
+from hfnet.hub import Library, detect_library, hub_error, push_to_hub, resolve_model
 from hfnet.preprocessing import (
     Preprocessing,
     attach_processor,
+    derive_image_processor,
+    from_image_processor,
     from_timm_config,
+    load_transformers_preprocessing,
     save_image_processor,
     timm_data_config,
 )
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HubClassifier", "Library"]
-
-Library = Literal["timm", "transformers"]
+__all__ = ["HubClassifier", "class_names_from_config", "load_classifier", "write_card"]
 
 _PLACEHOLDER_LABEL = re.compile(r"^(LABEL_|label_)\d+$")
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
 _BLOCK_CONTAINERS = (
     "vit.layers",  # transformers 5 ViT / DINO
     "vit.encoder.layer",  # transformers 4 ViT
@@ -140,9 +148,7 @@ class HubClassifier(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike) -> HubClassifier:
-        """Load from a Hub id or a local Hub-format folder, in eval mode (:func:`hfnet.hub.load_classifier`)."""
-        from hfnet.hub import load_classifier
-
+        """Load from a Hub id or a local Hub-format folder, in eval mode (:func:`load_classifier`)."""
         return load_classifier(name_or_path)
 
     # ------------------------------------------------------------------ properties
@@ -153,7 +159,21 @@ class HubClassifier(nn.Module):
 
     @preprocessing.setter
     def preprocessing(self, pre: Preprocessing) -> None:
+        channels = self.input_channels
+        if pre.channels != channels:  # the model's own input channels win over a processor's RGB default
+            grey_or_rgb = dataclasses.replace(pre, channels=channels, processor=None)
+            if self.library == "transformers" and pre.processor is not None and not isinstance(pre.processor, dict):
+                pre = from_image_processor(derive_image_processor(pre.processor, grey_or_rgb), channels)
+            else:
+                pre = grey_or_rgb
         self._preprocessing = attach_processor(pre, self.library, previous=self._preprocessing)
+
+    @property
+    def input_channels(self) -> int:
+        """The image channels the model reads: 1 (grey) or 3 (RGB), from its config (``num_channels``, ``in_chans``)."""
+        if self.library == "timm":
+            return int(get_model_input_config(self.model)["input_size"][0])
+        return int(getattr(self.model.config, "num_channels", None) or 3)
 
     @property
     def num_classes(self) -> int:
@@ -192,8 +212,6 @@ class HubClassifier(nn.Module):
         return self.model(pixel_values=pixel_values).logits
 
     def forward(self, pixel_values: Tensor, labels: Tensor | None = None, **_: Any):
-        from transformers.modeling_outputs import ImageClassifierOutput
-
         logits = self._logits(pixel_values)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)
@@ -285,8 +303,6 @@ class HubClassifier(nn.Module):
                 self.model.save_pretrained(tmp, safe_serialization=True)
                 save_image_processor(self.preprocessing, tmp)
             else:
-                from timm.models._hub import save_for_hf
-
                 model_config: dict[str, Any] = {}
                 if self.class_names is not None:
                     model_config["label_names"] = list(self.class_names)
@@ -294,6 +310,7 @@ class HubClassifier(nn.Module):
                 save_for_hf(
                     self.model, str(tmp), model_config=model_config, safe_serialization=True, data_config=data_config
                 )
+                _drop_timm_num_classes_arg(tmp / "config.json")
             if card is not None:
                 write_card(tmp, card, library=self.library, folder_name=target.name, license=self.license)
         return target
@@ -312,8 +329,6 @@ class HubClassifier(nn.Module):
         Raises:
             HfnetError: the upload failed (one line saying why); nothing local is changed.
         """
-        from hfnet.hub import push_to_hub
-
         name = repo_id.split("/")[-1]
         with tempfile.TemporaryDirectory(prefix="hfnet-push-") as tmp:
             folder = self.save_pretrained(Path(tmp) / name, card=card)
@@ -334,10 +349,94 @@ def write_card(
     atomic_write_text(folder / CARD_FILE, render_model_card(info, library=library, folder_name=folder_name))
 
 
+# ---------------------------------------------------------------------- loading
+def load_classifier(name_or_path: str | os.PathLike) -> HubClassifier:
+    """Load an image classifier from a Hub id or a local Hub-format folder.
+
+    Args:
+        name_or_path: ``google/vit-base-patch16-224``, ``timm/resnet18.a1_in1k``, ``hf-hub:timm/...`` or a folder
+            with ``config.json`` and ``model.safetensors`` (as written by :meth:`HubClassifier.save_pretrained`).
+
+    Returns:
+        A :class:`HubClassifier` in eval mode whose preprocessing is the repo's own image processor (transformers)
+        or timm's data config (timm). ``hub_id`` is set only when it came from the Hub.
+
+    Raises:
+        HfnetError: the folder is not a model, its weights are damaged, or the Hub id cannot be reached.
+    """
+    folder, repo_id, config = resolve_model(name_or_path)
+    library = detect_library(config)
+    source = str(name_or_path)
+    try:
+        license = source_license(folder, repo_id)
+        if library == "timm":
+            ref = f"local-dir:{folder}" if folder is not None else f"hf-hub:{repo_id}"
+            model = timm.create_model(ref, pretrained=True)
+            clf = HubClassifier(
+                model,
+                "timm",
+                class_names=_timm_class_names(model),
+                preprocessing=_timm_preprocessing(model),
+                source=source,
+                hub_id=repo_id,
+                license=license,
+            )
+        else:
+            model = AutoModelForImageClassification.from_pretrained(str(folder) if folder else repo_id)
+            clf = HubClassifier(
+                model,
+                "transformers",
+                class_names=_transformers_class_names(model.config),
+                preprocessing=load_transformers_preprocessing(str(folder) if folder else repo_id, model.config),
+                source=source,
+                hub_id=repo_id,
+                license=license,
+            )
+        # like from_pretrained: the wrapper and every submodule in eval mode
+        return clf.eval()
+    except HfnetError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if repo_id is not None and type(e).__module__.startswith(("huggingface_hub", "requests", "httpx")):
+            raise hub_error(repo_id, e) from e
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise HfnetError(f"cannot build the {library} model from {name_or_path}: {type(e).__name__}: {first}") from e
+
+
 # ---------------------------------------------------------------------- helpers per library
+def _drop_timm_num_classes_arg(config_file: Path) -> None:
+    """Keep ``num_classes`` out of a timm config's ``model_args``: timm reads it from the root ``num_classes``, and
+    transformers' ``TimmWrapperForImageClassification`` passes ``num_classes`` itself (twice, were it there too)."""
+    config = json.loads(config_file.read_text())
+    args = config.get("model_args")
+    if isinstance(args, dict) and "num_classes" in args:
+        args.pop("num_classes")
+        if not args:
+            config.pop("model_args")
+        config_file.write_text(json.dumps(config, indent=2))
+
+
 def _set_transformers_labels(config: Any, class_names: list[str]) -> None:
     config.id2label = {i: str(n) for i, n in enumerate(class_names)}
     config.label2id = {str(n): i for i, n in enumerate(class_names)}
+
+
+def class_names_from_config(config: dict[str, Any], library: str) -> list[str] | None:
+    """The class names a saved ``config.json`` (parsed) states: transformers ``id2label``, timm ``label_names``.
+
+    None when it states none, or only placeholders (``LABEL_0``, ...).
+    """
+    if library == "timm":
+        names = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+        if isinstance(names, dict):
+            names = [names[k] for k in sorted(names, key=int)]
+    else:
+        id2label = config.get("id2label") or {}
+        names = [id2label[k] for k in sorted(id2label, key=int)]
+    if not names:
+        return None
+    names = [str(n) for n in names]
+    return None if _placeholder(names) else names
 
 
 def _transformers_class_names(config: Any) -> list[str] | None:
@@ -358,8 +457,6 @@ def _timm_class_names(model: nn.Module) -> list[str] | None:
         return [str(descriptions.get(n, n)) for n in names]
     if model.num_classes in (1000, 11821, 21841, 21843):
         try:
-            from timm.data import ImageNetInfo, infer_imagenet_subset
-
             subset = infer_imagenet_subset(model) or ("imagenet-1k" if model.num_classes == 1000 else None)
             if subset:
                 return list(ImageNetInfo(subset).label_descriptions(as_dict=False))
@@ -372,7 +469,9 @@ def _transformers_default_preprocessing(config: Any) -> Preprocessing:
     """An in-memory transformers model without a processor: resize to its config's image size, ImageNet mean/std."""
     size = getattr(config, "image_size", None) or 224
     size = (size, size) if isinstance(size, int) else tuple(size)
-    return Preprocessing(image_size=(int(size[0]), int(size[1])))
+    return Preprocessing(
+        image_size=(int(size[0]), int(size[1])), channels=int(getattr(config, "num_channels", 3) or 3)
+    )
 
 
 def _timm_preprocessing(model: nn.Module) -> Preprocessing:
@@ -380,9 +479,6 @@ def _timm_preprocessing(model: nn.Module) -> Preprocessing:
 
     The input size is the model's current one (a ViT built at another ``img_size`` than its pretrained config).
     """
-    from timm.data import resolve_data_config
-    from timm.models._hub import get_model_input_config
-
     cfg = dict(resolve_data_config({}, model=model))
     cfg["input_size"] = tuple(get_model_input_config(model)["input_size"])
     return from_timm_config(cfg)

@@ -12,23 +12,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 import torch
+from huggingface_hub import constants
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
+from hfnet import builtin_datasets
+from hfnet.builtin_datasets import BUILTIN_DATASETS
 from hfnet.errors import HfnetError
+from hfnet.preprocessing import with_model_transform
 
 logger = logging.getLogger(__name__)
-
-# the built-in sources live in hfnet.builtin_datasets; these names stay importable from here
-from hfnet.builtin_datasets import (  # noqa: E402, F401 - re-exported
-    BUILTIN_DATASETS,
-    DIGIT_CLASSES,
-    FASHION_MNIST_CLASSES,
-    data_dir,
-    dataset_from_arrays,
-)
-
-_from_arrays = dataset_from_arrays  # the name benchmarks used before it became public
 
 
 def _subsample(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -47,7 +43,6 @@ def _subsample(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarr
 
 # ---------------------------------------------------------------------- Hub / imagefolder datasets
 def _pick_columns(ds, image_column: str | None, label_column: str | None, where: str) -> tuple[str, str]:
-    import datasets
 
     features = ds.features
     if image_column is None:
@@ -78,7 +73,6 @@ def _pick_columns(ds, image_column: str | None, label_column: str | None, where:
 
 
 def _normalise_dict(dd, image_column: str | None, label_column: str | None, where: str, seed: int):
-    import datasets
 
     first = dd[next(iter(dd))]
     image_column, label_column = _pick_columns(first, image_column, label_column, where)
@@ -103,12 +97,26 @@ def _normalise_dict(dd, image_column: str | None, label_column: str | None, wher
     return datasets.DatasetDict({"train": dd["train"], "test": dd["test"]})
 
 
+def _check_class_folders(path: Path) -> None:
+    """An image folder for classification holds one sub-folder per class, at least two (else it has no labels)."""
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    splits = {"train", "test", "validation", "valid", "val"}
+    if classes and set(classes) <= splits:  # train/ test/ layout: the classes are one level down
+        classes = sorted({c.name for s in classes for c in (path / s).iterdir() if c.is_dir()})
+    if len(classes) < 2:
+        found = f"only the class folder '{classes[0]}'" if classes else "no class sub-folders"
+        raise HfnetError(
+            f"image folder {path} has {found}; an image classification folder needs one sub-folder per class "
+            "(at least two), e.g. DIR/cat/*.png and DIR/dog/*.png"
+        )
+
+
 def _load_external(name: str, image_column: str | None, label_column: str | None, seed: int):
-    import datasets
 
     path = Path(name).expanduser()
     try:
         if path.is_dir():
+            _check_class_folders(path)
             dd = datasets.load_dataset("imagefolder", data_dir=str(path))
             where = f"image folder {path}"
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:
@@ -119,8 +127,6 @@ def _load_external(name: str, image_column: str | None, label_column: str | None
     except HfnetError:
         raise
     except Exception as e:  # noqa: BLE001 - one clear line for any loading failure
-        from huggingface_hub import constants
-
         hint = (
             "HF_HUB_OFFLINE=1 and it is not cached"
             if constants.HF_HUB_OFFLINE or os.environ.get("HF_DATASETS_OFFLINE") == "1"
@@ -156,7 +162,6 @@ def load_image_dataset(
     Returns:
         ``DatasetDict`` whose splits have an ``image`` column (``datasets.Image``) and a ``label`` ClassLabel.
     """
-    from hfnet import builtin_datasets
 
     name = str(name_or_path)
     key = name.replace("-", "_").lower()
@@ -180,7 +185,6 @@ def load_image_dataset(
 
 
 def _subsample_dict(dd, samples_per_class: int | None, test_samples_per_class: int | None, seed: int):
-    import datasets
 
     out = {}
     for split, per_class in (("train", samples_per_class), ("test", test_samples_per_class)):
@@ -193,7 +197,6 @@ def _subsample_dict(dd, samples_per_class: int | None, test_samples_per_class: i
 
 def class_names(dataset) -> list[str]:
     """The class names of a Dataset / DatasetDict's ``label`` ClassLabel."""
-    import datasets
 
     ds = dataset[next(iter(dataset))] if isinstance(dataset, datasets.DatasetDict) else dataset
     feature = ds.features.get("label")
@@ -204,7 +207,6 @@ def class_names(dataset) -> list[str]:
 
 # ---------------------------------------------------------------------- preprocessing
 # the pixels come from the model's own processor (hfnet.preprocessing); these names stay importable from here
-from hfnet.preprocessing import build_transform, with_model_transform  # noqa: E402, F401 - re-exported
 
 
 def collate_fn(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -229,8 +231,6 @@ def ensure_transformed(dataset, preprocessing, *, train: bool = False):
 
 def model_batches(dataset, preprocessing, batch_size: int, *, progress: bool = False, desc: str | None = None):
     """Batches ``{"pixel_values", "labels"}`` of a raw or transformed dataset, in order (no shuffling)."""
-    from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
 
     loader = DataLoader(
         ensure_transformed(dataset, preprocessing), batch_size=batch_size, shuffle=False, collate_fn=collate_fn

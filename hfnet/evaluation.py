@@ -25,7 +25,7 @@ __all__ = ["accuracy", "accuracy_metric", "check_class_names", "evaluate_classif
 
 def accuracy_metric():
     """hfnet's ``evaluate`` accuracy module (``k`` for top-k), loaded offline from the package."""
-    import evaluate
+    import evaluate  # lazy: importing `evaluate` costs seconds and only this function needs it
 
     return evaluate.load(str(Path(str(resources.files("hfnet") / "metrics" / "accuracy"))))
 

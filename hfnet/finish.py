@@ -16,11 +16,13 @@ from typing import Any
 
 from accelerate import PartialState
 
-from hfnet._io import check_output_dir
+from hfnet._io import atomic_dir, check_output_dir
 from hfnet._plots import plot_training_curves
 from hfnet.cards import ModelCardInfo
+from hfnet.classifier import write_card
 from hfnet.errors import HfnetError
 from hfnet.evaluation import evaluate_classifier
+from hfnet.hub import push_result
 
 __all__ = ["Finished", "SaveOptions", "finish"]
 
@@ -85,18 +87,24 @@ def finish(
     eval_dataset=None,
     log_history: list[dict[str, Any]] | None = None,
     progress: bool = False,
+    write: Callable[[Path], Any] | None = None,
 ) -> Finished:
     """Evaluate ``classifier`` on ``eval_dataset``, render ``card(metrics)``, save atomically, push.
 
     The fine-tuning losses in ``log_history`` become ``training_curves.png``, saved beside the weights and embedded in
     the card. A failed save leaves the output folder as it was; a failed push keeps the local result and raises a
     one-line :class:`HfnetError` that says how to retry.
-    """
-    from hfnet.hub import push_result  # hub imports the classifier, which imports this module's users
 
+    ``write(folder)``, for jobs that stream their checkpoint to disk rather than hold it in memory (merge): it writes
+    the weights and config into the (temporary) result folder in place of ``classifier.save_pretrained`` and returns
+    the model as written, or None; that model is evaluated, then the card is written beside it. ``classifier`` then
+    only gives the library and license of the card.
+    """
     state = PartialState()
     done = Finished()
-    if state.is_main_process:
+    if state.is_main_process and write is not None:
+        _finish_written(done, classifier, save, card, write, eval_dataset, progress)
+    elif state.is_main_process:
         if eval_dataset is not None:
             done.metrics = evaluate_classifier(classifier, eval_dataset, progress=progress)
         if save.output_dir is not None:
@@ -111,3 +119,18 @@ def finish(
             )
     state.wait_for_everyone()
     return done
+
+
+def _finish_written(done: Finished, classifier, save: SaveOptions, card, write, eval_dataset, progress: bool) -> None:
+    """The tail for a checkpoint that ``write`` puts on disk: write, evaluate what was written, card, push."""
+    target = save.check()
+    if target is None:
+        raise HfnetError("this job writes its checkpoint to disk: name the folder (--output-dir DIR)")
+    with atomic_dir(target, overwrite=save.overwrite) as tmp:
+        written = write(tmp)
+        if eval_dataset is not None:
+            done.metrics = evaluate_classifier(written, eval_dataset, progress=progress)
+        info = card(done.metrics)
+        write_card(tmp, info, library=classifier.library, folder_name=target.name, license=classifier.license)
+    done.output_dir = target
+    done.hub_url = push_result(target, push=save.push_to_hub, hub_model_id=save.hub_model_id, private=save.private)

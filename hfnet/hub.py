@@ -1,10 +1,10 @@
-"""Resolve, load, save and push Hub-format image classifiers (timm and transformers).
+"""The Hugging Face Hub side of a checkpoint: resolve a name to a folder or repo, tell timm from transformers, push.
 
-:func:`load_classifier` accepts a Hub id (``google/vit-base-patch16-224``, ``timm/resnet18.a1_in1k``,
-``hf-hub:timm/...``) or a local Hub-format folder, tells timm from transformers by its ``config.json`` and returns a
-:class:`~hfnet.classifier.HubClassifier` in eval mode, with the repo's own image processor. :func:`push_to_hub` uploads
-a saved folder. The classifier adapter, cards and preprocessing live in :mod:`hfnet.classifier`, :mod:`hfnet.cards`
-and :mod:`hfnet.preprocessing`; their public names are importable from here as well.
+:func:`resolve_model` accepts a Hub id (``google/vit-base-patch16-224``, ``timm/resnet18.a1_in1k``, ``hf-hub:timm/...``)
+or a local Hub-format folder and returns its config; :func:`detect_library` tells timm from transformers by it.
+:func:`push_to_hub` uploads a saved folder: exactly the files its manifest lists (what hfnet wrote, never the
+manifest); a folder hfnet did not write goes whole, hidden entries excepted. Loading a classifier is
+:func:`hfnet.classifier.load_classifier`, which builds on this module (this module imports no model code).
 """
 
 from __future__ import annotations
@@ -14,54 +14,39 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from hfnet._io import MANIFEST, atomic_write_text, hfnet_written, record_written
-from hfnet.cards import (
-    CARD_FILE,
-    ModelCardInfo,
-    _template_dir,  # noqa: F401 - importable from here as before the split
-    render_model_card,
-    set_card_repo_id,
-    source_license,
-)
-from hfnet.classifier import (
-    _WEIGHT_FILES,
-    HubClassifier,
-    Library,
-    _set_transformers_labels,  # noqa: F401 - importable from here as before the split
-    _timm_class_names,
-    _timm_preprocessing,
-    _transformers_class_names,
-)
+import huggingface_hub
+from huggingface_hub import CommitOperationAdd, hf_hub_download
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+from hfnet._io import MANIFEST, atomic_write_text, hfnet_written, manifest_files, record_written
+from hfnet.cards import CARD_FILE, ModelCardInfo, render_model_card, set_card_repo_id
+from hfnet.checkpoint import verify_checkpoint
 from hfnet.errors import HfnetError
-from hfnet.preprocessing import Preprocessing, load_transformers_preprocessing
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "HubClassifier",
     "Library",
-    "ModelCardInfo",
-    "Preprocessing",
     "detect_library",
-    "load_classifier",
+    "hub_error",
+    "push_result",
     "push_to_hub",
-    "render_model_card",
     "resolve_model",
 ]
 
+Library = Literal["timm", "transformers"]
+
 
 # ---------------------------------------------------------------------- loading
-def _hub_error(name: str, exc: BaseException) -> HfnetError:
-    from huggingface_hub import constants
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
-
+def hub_error(name: str, exc: BaseException) -> HfnetError:
+    """The one line a failed Hub download becomes: gated, missing, offline or unreachable, and what to do."""
     if isinstance(exc, GatedRepoError):
         reason = "the repository is gated: accept its terms on the Hub and log in with `hf auth login`"
     elif isinstance(exc, RepositoryNotFoundError):
         reason = "no such repository (check the id; for a private one log in with `hf auth login`)"
-    elif constants.HF_HUB_OFFLINE:
+    elif huggingface_hub.constants.HF_HUB_OFFLINE:
         reason = "HF_HUB_OFFLINE=1 and it is not in the local cache"
     else:
         reason = f"the Hub could not be reached ({type(exc).__name__}); check your network"
@@ -69,27 +54,6 @@ def _hub_error(name: str, exc: BaseException) -> HfnetError:
         f"cannot load '{name}' from the Hugging Face Hub: {reason}. "
         "Pass a local Hub-format folder (config.json + model.safetensors) instead, or download it while online."
     )
-
-
-def _check_weights(folder: Path) -> None:
-    weights = [folder / f for f in _WEIGHT_FILES if (folder / f).is_file()]
-    if not weights:
-        raise HfnetError(
-            f"{folder} has a config.json but no weights (model.safetensors or pytorch_model.bin); "
-            "save the model with HubClassifier.save_pretrained or copy the weights there"
-        )
-    if weights[0].suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(weights[0]), framework="pt") as f:
-                keys = list(f.keys())
-                if keys:
-                    f.get_slice(keys[-1])[:]
-        except Exception as e:  # noqa: BLE001 - any parse failure means a damaged file
-            raise HfnetError(
-                f"{weights[0]} is corrupted or truncated ({str(e).splitlines()[0][:120]}); re-save or re-download it"
-            ) from e
 
 
 def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, dict[str, Any]]:
@@ -115,16 +79,14 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path | None, str | None, 
             config = json.loads(cfg_file.read_text())
         except json.JSONDecodeError as e:
             raise HfnetError(f"{cfg_file} is not valid JSON ({e}); re-save the model") from e
-        _check_weights(path)
+        verify_checkpoint(path)
         return path.resolve(), None, config
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", name):
         raise HfnetError(f"'{name}' is neither an existing folder nor a valid Hub model id (owner/name)")
-    from huggingface_hub import hf_hub_download
-
     try:
         cfg_file = hf_hub_download(name, "config.json")
     except Exception as e:  # noqa: BLE001 - every Hub failure becomes one clear line
-        raise _hub_error(name, e) from e
+        raise hub_error(name, e) from e
     return None, name, json.loads(Path(cfg_file).read_text())
 
 
@@ -142,75 +104,20 @@ def detect_library(config: dict[str, Any]) -> Library:
     raise HfnetError("config.json has neither 'architecture' (timm) nor 'model_type' (transformers)")
 
 
-def load_classifier(name_or_path: str | os.PathLike) -> HubClassifier:
-    """Load an image classifier from a Hub id or a local Hub-format folder.
-
-    Args:
-        name_or_path: ``google/vit-base-patch16-224``, ``timm/resnet18.a1_in1k``, ``hf-hub:timm/...`` or a folder
-            with ``config.json`` and ``model.safetensors`` (as written by :meth:`HubClassifier.save_pretrained`).
-
-    Returns:
-        A :class:`HubClassifier` in eval mode whose preprocessing is the repo's own image processor (transformers)
-        or timm's data config (timm). ``hub_id`` is set only when it came from the Hub.
-
-    Raises:
-        HfnetError: the folder is not a model, its weights are damaged, or the Hub id cannot be reached.
-    """
-    folder, repo_id, config = _resolve(name_or_path)
-    library = detect_library(config)
-    source = str(name_or_path)
-    try:
-        license = source_license(folder, repo_id)
-        if library == "timm":
-            import timm
-
-            ref = f"local-dir:{folder}" if folder is not None else f"hf-hub:{repo_id}"
-            model = timm.create_model(ref, pretrained=True)
-            clf = HubClassifier(
-                model,
-                "timm",
-                class_names=_timm_class_names(model),
-                preprocessing=_timm_preprocessing(model),
-                source=source,
-                hub_id=repo_id,
-                license=license,
-            )
-        else:
-            from transformers import AutoModelForImageClassification
-
-            model = AutoModelForImageClassification.from_pretrained(str(folder) if folder else repo_id)
-            clf = HubClassifier(
-                model,
-                "transformers",
-                class_names=_transformers_class_names(model.config),
-                preprocessing=load_transformers_preprocessing(str(folder) if folder else repo_id, model.config),
-                source=source,
-                hub_id=repo_id,
-                license=license,
-            )
-        # like from_pretrained: the wrapper and every submodule in eval mode
-        return clf.eval()
-    except HfnetError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        if repo_id is not None and type(e).__module__.startswith(("huggingface_hub", "requests", "httpx")):
-            raise _hub_error(repo_id, e) from e
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise HfnetError(f"cannot build the {library} model from {name_or_path}: {type(e).__name__}: {first}") from e
-
-
 # ---------------------------------------------------------------------- push
 def _push_files(folder: Path) -> list[Path]:
-    """The files of a saved folder that go to the Hub (hfnet's manifest and temporary files stay local)."""
-    out = []
-    for f in sorted(folder.rglob("*")):
-        rel = f.relative_to(folder)
-        if not f.is_file() or any(part.startswith((".hfnet-", ".git")) for part in rel.parts) or f.name == MANIFEST:
-            continue
-        if rel.parts[0] == ".cache":
-            continue
-        out.append(f)
-    return out
+    """The files of a saved folder that go to the Hub: exactly those its manifest lists (never the manifest).
+
+    A folder hfnet did not write (no manifest) goes whole, but for hidden entries (``.git``, ``.cache``, ...).
+    """
+    listed = manifest_files(folder)
+    if listed is not None:
+        return listed
+    return [
+        f
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    ]
 
 
 def push_to_hub(
@@ -230,16 +137,15 @@ def push_to_hub(
     Raises:
         HfnetError: not a saved model folder, or the push failed (one line: the reason and what to do).
     """
-    from huggingface_hub import CommitOperationAdd, HfApi
-
     folder = Path(folder).expanduser()
     if not re.fullmatch(r"[\w.\-]+/[\w.\-]+", repo_id):
         raise HfnetError(f"'{repo_id}' is not a Hub repo id (owner/name); nothing was pushed")
     if not (folder / "config.json").is_file():
         raise HfnetError(f"{folder} is not a saved model folder (no config.json); nothing was pushed")
-    _check_weights(folder)
+    verify_checkpoint(folder)
     card_path = folder / CARD_FILE
-    if card_path.is_file():
+    files = _push_files(folder)
+    if card_path in files or (card_path.is_file() and manifest_files(folder) is None):
         card_text = card_path.read_text(encoding="utf-8")
     else:
         library = detect_library(json.loads((folder / "config.json").read_text()))
@@ -251,11 +157,11 @@ def push_to_hub(
     card_text = set_card_repo_id(card_text, folder.name, repo_id)
     operations = [
         CommitOperationAdd(path_in_repo=f.relative_to(folder).as_posix(), path_or_fileobj=str(f))
-        for f in _push_files(folder)
+        for f in files
         if f != card_path
     ]
     operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=card_text.encode("utf-8")))
-    api = HfApi(token=token)
+    api = huggingface_hub.HfApi(token=token)  # looked up at call time: tests stand a fake in
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         info = api.create_commit(repo_id, operations, commit_message=commit_message, repo_type="model")
@@ -266,7 +172,7 @@ def push_to_hub(
             "Log in with `hf auth login` (or pass a token), check the repo id and your network, then retry `hfnet push`."
         ) from e
     # keep the local card the same as the Hub's: hfnet's own card gets the repo id, a missing one is added
-    if not card_path.is_file() or (
+    if not card_path.exists() or (
         CARD_FILE in hfnet_written(folder) and card_path.read_text(encoding="utf-8") != card_text
     ):
         atomic_write_text(card_path, card_text)

@@ -7,17 +7,31 @@ options without importing torch or transformers, so every ``--help`` answers at 
 :meth:`ArgumentParser.parse_args_into_dataclasses` gives the dataclass instances back (their ``__post_init__``
 validates, so a bad option fails before anything is loaded or written).
 
-Field metadata understood besides ``help``: ``choices``, ``positional`` (a positional argument; ``nargs`` "+" for
-lists), ``aliases`` (more option strings), ``metavar``. Each option is spelled ``--kebab-case`` and also accepts
-``--snake_case`` (HfArgumentParser's spelling), so ``accelerate launch`` commands keep working.
+Field metadata understood besides ``help``: ``choices`` (or a ``Literal`` type), ``positional`` (a positional
+argument; ``nargs`` "+" for lists), ``option`` (a positional's option spelling too, e.g. ``--model_name_or_path``),
+``aliases`` (more option strings, e.g. the transformers/TRL names ``--dataset_name``, ``--num_train_epochs``),
+``metavar``, and the numeric rules ``min``, ``max``, ``min_open`` / ``max_open`` (bounds excluded). Each option is
+spelled ``--kebab-case`` and also accepts ``--snake_case`` (HfArgumentParser's spelling), so ``accelerate launch``
+commands keep working.
+
+Numbers are checked at parse time, before any dataclass is built: every float must be finite, every integer >= 0
+unless its field declares another ``min`` (``--max-steps -1``), and declared ranges hold, each failure one line naming
+the rule. A dataclass with ``TRAINER_OPTIONS = True`` (:class:`TrainingOptions`) also brings every
+``transformers.TrainingArguments`` field under its own name (from the static table in :mod:`hfnet._trainer_fields`,
+so ``--help`` stays fast); the values given land in its ``trainer_args`` dict. ``--config FILE`` (YAML or JSON, a
+flat ``{option: value}`` mapping as :func:`config_dict` and model cards record it) sets any option; values on the
+command line win.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import math
 import os
 import re
+import sys
 import time
 import types
 import typing
@@ -26,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hfnet._trainer_fields import TRAINER_FIELDS
 from hfnet.errors import HfnetError
 
 __all__ = [
@@ -34,8 +49,10 @@ __all__ = [
     "OutputArguments",
     "TrainingOptions",
     "add_dataclass_arguments",
+    "check_numbers",
     "config_dict",
     "dataclasses_from_namespace",
+    "load_config",
     "with_defaults",
 ]
 
@@ -69,8 +86,13 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
         if not f.init or f.name.startswith("_"):
             continue
         md = dict(f.metadata)
+        if md.get("skip"):
+            continue
         tp, optional = _unwrap_optional(hints[f.name])
         kwargs: dict[str, Any] = {"dest": f.name}
+        if typing.get_origin(tp) is typing.Literal:
+            md.setdefault("choices", typing.get_args(tp))
+            tp = type(typing.get_args(tp)[0])
         if md.get("choices") is not None:
             kwargs["choices"] = list(md["choices"])
         if md.get("metavar"):
@@ -98,6 +120,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
             help_text += " (default: %(default)s)"
         kwargs["help"] = help_text.replace("%", "%%").replace("%%(default)s", "%(default)s")
         if md.get("positional"):
+            if md.get("option"):  # also `--model_name_or_path M`: both optional here, one required when parsed
+                has_default, default = True, None
+                option_kwargs = {k: v for k, v in kwargs.items() if k not in ("nargs", "dest")}
+                group.add_argument(md["option"], **option_kwargs, dest=_OPTION_PREFIX + f.name, default=None)
+                kwargs["help"] = kwargs["help"] + f" (or {md['option']})"
             if has_default and not is_list:
                 kwargs["nargs"] = "?"
             if has_default:
@@ -120,13 +147,90 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
         group.add_argument(*names, **kwargs)
 
 
+_OPTION_PREFIX = "option__"  # the dest of a positional's option spelling
+_TRAINER_PREFIX = "trainer__"  # the dest of a TrainingArguments field reached under its own name
+
+
+def _fields(dtype: type) -> list[dataclasses.Field]:
+    return [
+        f for f in dataclasses.fields(dtype) if f.init and not f.name.startswith("_") and not f.metadata.get("skip")
+    ]
+
+
 def dataclasses_from_namespace(namespace: argparse.Namespace, dtypes: Sequence[type]) -> tuple[Any, ...]:
-    """Build each dataclass of ``dtypes`` from the parsed values (their ``__post_init__`` validates)."""
-    out = []
-    for dtype in dtypes:
-        values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(dtype) if f.init}
-        out.append(dtype(**values))
-    return tuple(out)
+    """Build each dataclass of ``dtypes`` from the parsed values, numbers checked first (:func:`check_numbers`), then
+    each ``__post_init__`` validates."""
+    trainer_args = {k[len(_TRAINER_PREFIX) :]: v for k, v in vars(namespace).items() if k.startswith(_TRAINER_PREFIX)}
+    check_trainer_numbers(trainer_args)
+    all_values = []
+    for dtype in dtypes:  # every number is checked before any dataclass validates the rest
+        values = {}
+        for f in _fields(dtype):
+            value = getattr(namespace, f.name, None)
+            alt = getattr(namespace, _OPTION_PREFIX + f.name, None)
+            if f.metadata.get("option") and alt is not None:
+                if value not in (None, []) and value != alt:
+                    raise HfnetError(f"{f.name} given twice ({value!r} and {f.metadata['option']} {alt!r}): keep one")
+                value = alt
+            if f.metadata.get("option") and value in (None, []):
+                raise HfnetError(f"missing {f.name.upper()}: pass it first or as {f.metadata['option']}")
+            values[f.name] = value
+        check_numbers(dtype, values)
+        if getattr(dtype, "TRAINER_OPTIONS", False):
+            values["trainer_args"] = dict(trainer_args)
+        all_values.append(values)
+    return tuple(dtype(**values) for dtype, values in zip(dtypes, all_values))
+
+
+def _rule(md: dict[str, Any], is_int: bool) -> tuple[Any, Any, bool, bool]:
+    low = md.get("min", 0 if is_int else None)
+    return low, md.get("max"), bool(md.get("min_open")), bool(md.get("max_open"))
+
+
+def _check_number(option: str, value: Any, is_int: bool, low: Any, high: Any, low_open: bool, high_open: bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise HfnetError(f"{option} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise HfnetError(f"{option} must be a finite number, got {value}")
+    if is_int and float(value) != int(value):
+        raise HfnetError(f"{option} must be an integer, got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        if low is not None and high is not None:
+            rule = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        elif low is not None:
+            rule = f"{'>' if low_open else '>='} {low}"
+        else:
+            rule = f"{'<' if high_open else '<='} {high}"
+        raise HfnetError(f"{option} must be {rule}, got {value}")
+
+
+def check_numbers(dtype: type, values: dict[str, Any]) -> None:
+    """Refuse a non-finite number, a negative integer (unless the field's ``min`` allows it) or one outside the
+    field's declared range, naming the option and the rule (raised as :class:`HfnetError`)."""
+    hints = typing.get_type_hints(dtype)
+    for f in _fields(dtype):
+        tp, _ = _unwrap_optional(hints[f.name])
+        items = typing.get_args(tp) if typing.get_origin(tp) in (list, tuple) else None
+        kind = items[0] if items else tp
+        if kind not in (int, float) or values.get(f.name) is None:
+            continue
+        option = f"--{f.name.replace('_', '-')}"
+        for value in values[f.name] if items else [values[f.name]]:
+            _check_number(option, value, kind is int, *_rule(dict(f.metadata), kind is int))
+
+
+_TRAINER_KINDS = {name: (kind, default) for name, kind, default, _, _ in TRAINER_FIELDS}
+
+
+def check_trainer_numbers(trainer_args: dict[str, Any]) -> None:
+    """:func:`check_numbers` for the ``TrainingArguments`` fields given under their own names."""
+    for name, value in trainer_args.items():
+        kind, default = _TRAINER_KINDS.get(name, (None, None))
+        if kind in ("int", "float") and value is not None:
+            low = -1 if isinstance(default, (int, float)) and default < 0 else 0
+            _check_number(f"--{name}", value, kind == "int", low, None, False, False)
 
 
 def config_dict(*options: Any) -> dict[str, Any]:
@@ -136,10 +240,37 @@ def config_dict(*options: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for opt in options:
-        for f in dataclasses.fields(opt):
-            if f.init and not f.name.startswith("_"):
-                out[f.name] = getattr(opt, f.name)
+        for f in _fields(type(opt)):
+            out[f.name] = getattr(opt, f.name)
+        out.update(getattr(opt, "trainer_args", None) or {})
     return out
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The flat ``{option: value}`` mapping of a ``--config`` file (``.json``, or YAML for any other name)."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise HfnetError(f"--config {path}: cannot read it ({e.strerror or e}); name a YAML or JSON file") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise HfnetError(f"--config {path}: not valid JSON ({e})") from None
+    else:
+        import yaml  # PyYAML, a dependency of huggingface_hub and datasets; only --config needs it
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise HfnetError(f"--config {path}: not valid YAML ({first})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise HfnetError(f"--config {path}: expected a mapping of option names to values, got {type(data).__name__}")
+    return data
 
 
 def _check_unique(dtypes: Sequence[type]) -> None:
@@ -155,14 +286,129 @@ class ArgumentParser(argparse.ArgumentParser):
     """``argparse`` from dataclass declarations, HfArgumentParser-compatible, without importing transformers."""
 
     def __init__(self, dataclass_types: Sequence[type] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(**kwargs)
         self.dataclass_types = tuple(dataclass_types)
         _check_unique(self.dataclass_types)
+        self.add_argument(
+            "--config",
+            metavar="FILE",
+            help="YAML or JSON file of option values ({option: value}, option names as below, e.g. the config a "
+            "model card records); options given on the command line win.",
+        )
         for dtype in self.dataclass_types:
             add_dataclass_arguments(self, dtype, _group_title(dtype))
+        if any(getattr(d, "TRAINER_OPTIONS", False) for d in self.dataclass_types):
+            add_trainer_arguments(self)
+
+    def error(self, message: str) -> typing.NoReturn:
+        """A usage error (unknown option, bad value) is one :class:`HfnetError` line (exit 1), like every other."""
+        raise HfnetError(f"{message} (see {self.prog} --help)")
 
     def parse_args_into_dataclasses(self, args: Sequence[str] | None = None) -> tuple[Any, ...]:
+        """Parse ``args`` (after the values of ``--config FILE``, if given) into the declared dataclasses."""
+        args = list(sys.argv[1:] if args is None else args)
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--config")
+        known, _ = pre.parse_known_args(args)
+        if known.config:
+            self.apply_config(load_config(known.config), source=known.config)
         return dataclasses_from_namespace(self.parse_args(args), self.dataclass_types)
+
+    def apply_config(self, values: dict[str, Any], source: str = "--config") -> None:
+        """Make ``values`` (keyed by any option spelling without dashes) the defaults; required options they name
+        become optional."""
+        by_name: dict[str, argparse.Action] = {}
+        for action in self._actions:
+            if (
+                action.dest in (argparse.SUPPRESS, "help", "config")
+                or action.default == argparse.SUPPRESS
+                and not (action.dest.startswith(_TRAINER_PREFIX))
+            ):
+                continue
+            if isinstance(action, argparse._StoreFalseAction):
+                continue
+            names = [action.dest.removeprefix(_TRAINER_PREFIX)]
+            names += [o.lstrip("-") for o in action.option_strings]
+            for name in names:
+                by_name.setdefault(name, action)
+                by_name.setdefault(name.replace("-", "_"), action)
+        for key, value in values.items():
+            action = by_name.get(str(key))
+            if action is None:
+                raise HfnetError(f"{source}: unknown option {key!r}; use the option names `--help` lists")
+            action.default = _convert(action, value, source, key)
+            action.required = False
+            for other in self._actions:  # --no-X stores into the same dest: its default must agree
+                if other.dest == action.dest and other is not action:
+                    other.default = action.default
+            if not action.option_strings:  # a positional: now optional
+                action.nargs = "*" if action.nargs in ("+", "*") else "?"
+
+
+def _convert(action: argparse.Action, value: Any, source: str, key: str) -> Any:
+    """A config value as the option's type would have parsed it (YAML reads ``1e-3`` as text)."""
+    convert = action.type
+    if value is None or convert is None or convert is str:
+        return value
+    try:
+        if isinstance(value, list):
+            return [convert(v) if isinstance(v, str) else v for v in value]
+        return convert(value) if isinstance(value, str) else value
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise HfnetError(f"{source}: {key}: {e}") from None
+
+
+def _parse_json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+_TRAINER_TYPES = {
+    "bool": _parse_bool,
+    "int": int,
+    "float": float,
+    "str": str,
+    "list": str,
+    "json": _parse_json_or_text,
+}
+
+
+def add_trainer_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per ``transformers.TrainingArguments`` field under its own name (``--lr_scheduler_type``), for
+    those not already declared (hfnet's names are aliases of theirs: ``--epochs`` is ``--num_train_epochs``)."""
+    group = parser.add_argument_group(
+        "Trainer settings: every transformers.TrainingArguments field, under its own name "
+        "(the job's own settings above win where both exist)"
+    )
+    taken = set(parser._option_string_actions)
+    for name, kind, default, choices, help_text in TRAINER_FIELDS:
+        if f"--{name}" in taken or name in _TRAINER_OWNED:
+            continue
+        kwargs: dict[str, Any] = {
+            "dest": _TRAINER_PREFIX + name,
+            "default": argparse.SUPPRESS,
+            "metavar": name.upper(),
+        }
+        kwargs["type"] = _TRAINER_TYPES[kind]
+        if kind == "bool":
+            kwargs.update(nargs="?", const=True, metavar="{true,false}")
+        elif kind == "list":
+            kwargs["nargs"] = "+"
+        if choices:
+            kwargs["choices"] = list(choices)
+        shown = "" if default in (None, "", [], {}) else f" (transformers default: {default})"
+        kwargs["help"] = (help_text + shown).replace("%", "%%")
+        group.add_argument(f"--{name}", **kwargs)
+
+
+# TrainingArguments fields an hfnet job sets itself: the output folder and the Hub settings are hfnet's own
+# (OutputArguments), where the Trainer would write checkpoints and push on its own
+_TRAINER_OWNED = frozenset(
+    {"output_dir", "push_to_hub", "hub_model_id", "hub_private_repo", "hub_token", "hub_strategy"}
+)
 
 
 def _group_title(dtype: type) -> str:
@@ -195,15 +441,18 @@ class DatasetArguments:
     """Dataset: which images and labels."""
 
     dataset: str = field(
-        metadata={"help": "digits | fashion_mnist | mnist | a Hub dataset id | an imagefolder path"},
+        metadata={
+            "help": "digits | fashion_mnist | mnist | a Hub dataset id | an imagefolder path",
+            "aliases": ("--dataset_name", "--dataset-name"),
+        },
     )
     image_column: str | None = field(default=None, metadata={"help": "Image column (detected when omitted)."})
     label_column: str | None = field(default=None, metadata={"help": "Label column (detected when omitted)."})
     samples_per_class: int | None = field(
-        default=None, metadata={"help": "Keep at most this many train images per class (seeded)."}
+        default=None, metadata={"help": "Keep at most this many train images per class (seeded).", "min": 1}
     )
     test_samples_per_class: int | None = field(
-        default=None, metadata={"help": "Keep at most this many test images per class (seeded)."}
+        default=None, metadata={"help": "Keep at most this many test images per class (seeded).", "min": 1}
     )
 
     def __post_init__(self) -> None:
@@ -228,18 +477,37 @@ class DatasetArguments:
 
 @dataclass
 class TrainingOptions:
-    """Training: the Trainer settings every fine-tuning job takes (more via the Python API)."""
+    """Training: the Trainer settings every fine-tuning job takes (any other TrainingArguments field: see below)."""
 
-    epochs: float = field(default=1.0, metadata={"help": "Training epochs."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (overrides epochs)."})
-    batch_size: int = field(default=32, metadata={"help": "Per-device training batch size."})
-    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW, linear decay)."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    warmup_ratio: float = field(default=0.0, metadata={"help": "Fraction of the steps spent warming up."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Batches per optimizer step."})
+    TRAINER_OPTIONS: typing.ClassVar[bool] = True  # the parser adds every other TrainingArguments field
+
+    epochs: float = field(
+        default=1.0,
+        metadata={"help": "Training epochs.", "min": 0, "aliases": ("--num_train_epochs", "--num-train-epochs")},
+    )
+    max_steps: int = field(
+        default=-1,
+        metadata={"help": "Stop after this many optimizer steps (overrides epochs); -1: no limit.", "min": -1},
+    )
+    batch_size: int = field(
+        default=32,
+        metadata={
+            "help": "Per-device training batch size.",
+            "min": 1,
+            "aliases": ("--per_device_train_batch_size", "--per-device-train-batch-size"),
+        },
+    )
+    learning_rate: float = field(
+        default=1e-3, metadata={"help": "Peak learning rate (AdamW, linear decay).", "min": 0, "min_open": True}
+    )
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay.", "min": 0})
+    warmup_ratio: float = field(
+        default=0.0, metadata={"help": "Fraction of the steps spent warming up.", "min": 0, "max": 1, "max_open": True}
+    )
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Batches per optimizer step.", "min": 1})
     bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision."})
     seed: int = field(default=0, metadata={"help": "Random seed (data order, initialisation, subsampling)."})
-    logging_steps: int = field(default=10, metadata={"help": "Log the losses every this many steps."})
+    logging_steps: int = field(default=10, metadata={"help": "Log the losses every this many steps.", "min": 1})
     use_cpu: bool = field(
         default=False,
         metadata={"help": "Run on the CPU even with a GPU (with accelerate launch --multi_gpu: a gloo CPU run)."},
@@ -253,7 +521,14 @@ class TrainingOptions:
         metadata={"help": "With --report-to tensorboard: the event files go into a dated folder under this one."},
     )
 
+    trainer_args: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"skip": True, "help": "Any other TrainingArguments fields, by their own names (parsed apart)."},
+    )
+
     def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise HfnetError(f"--epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
             raise HfnetError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.gradient_accumulation_steps < 1:
@@ -299,6 +574,7 @@ class TrainingOptions:
             logging_steps=self.logging_steps,
             report_to=self.report_to_list,
             use_cpu=self.use_cpu,
+            **self.trainer_args,
         )
 
     def to_training_arguments(self, output_dir: str, **overrides: Any):
@@ -330,8 +606,9 @@ class OutputArguments:
     overwrite: bool = field(
         default=False,
         metadata={
-            "help": "Write into an output folder that already holds other files: only the files hfnet writes are "
-            "replaced, everything else stays. The current, home and root folders are refused either way."
+            "help": "Write into an output folder that already holds other files (the current folder too: "
+            "--output-dir . --overwrite): only the files hfnet writes are replaced, everything else stays. Your home "
+            "folder and a filesystem root are refused either way."
         },
     )
     push_to_hub: bool = field(

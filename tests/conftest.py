@@ -55,7 +55,7 @@ def tiny_timm_classifier():
     """timm's registered ``test_vit`` at 32 px with 3 named classes."""
     import timm
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     torch.manual_seed(0)
     model = timm.create_model("test_vit", num_classes=3, img_size=32)
@@ -82,7 +82,7 @@ def tiny_timm_resnet_dir(tmp_path_factory):
     """timm's registered ``test_resnet`` with the 10 digit classes, saved by hfnet."""
     import timm
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     torch.manual_seed(0)
     model = timm.create_model("test_resnet", num_classes=10)

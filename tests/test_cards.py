@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fakehub import LICENSE, VIT_BIT, VIT_DEIT, FakeHfApi, image_dataset
 
+from hfnet.classifier import load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import load_classifier
 
 _ABSOLUTE = re.compile(r"(?<![\w.:])/(tmp|home|root|work|usr|var|private|Users)/")
 _HUB_DATASETS = {"ylecun/mnist", "zalando-datasets/fashion_mnist", "ILSVRC/imagenet-1k"}
@@ -106,9 +106,10 @@ def test_merge_card_of_local_parents(tmp_path, tiny_resnet_dir, digits_small):
         eval_dataset=digits_small["test"],
         dataset_name="digits",
     )
-    assert str(other) in report.head_policy  # the report keeps the path; the card does not
+    # neither the report (hfnet_merge.json) nor the card holds a local path (issue 19): parents by folder name
+    assert report.head_policy == "taken from parent_b"
     text = check_card(tmp_path / "merged", report.metrics["accuracy"])
-    assert "`parent_b` (local folder)" in text and "classifier head: taken from `parent_b`" in text
+    assert "`parent_b` (local folder)" in text and "| classifier head | taken from parent_b (2 tensors) |" in text
 
 
 def test_distill_card_names_teacher_and_student(fake_hub, tmp_path):
@@ -168,7 +169,7 @@ def test_demo_zoo_card(tmp_path, digits_small):
 def test_fashion_card_lists_the_hub_dataset(tmp_path, tiny_vit_classifier):
     from huggingface_hub import metadata_load
 
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     info = ModelCardInfo(
         title="t",
@@ -184,7 +185,7 @@ def test_fashion_card_lists_the_hub_dataset(tmp_path, tiny_vit_classifier):
 
 
 def test_plots_are_embedded(tmp_path, tiny_vit_classifier):
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     plot = tmp_path / "accuracy.png"
     plot.write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -199,7 +200,7 @@ def test_plots_are_embedded(tmp_path, tiny_vit_classifier):
 def test_classifier_push_to_hub_fills_in_repo_id(tmp_path, tiny_vit_classifier, monkeypatch):
     import huggingface_hub
 
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     FakeHfApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
@@ -263,3 +264,41 @@ def test_push_needs_a_repo_id(tmp_path, tiny_resnet_dir, digits_small):
             push_to_hub=True,
         )
     assert not (tmp_path / "p").exists()
+
+
+def test_local_stage_is_never_linked_as_a_hub_repo():
+    from hfnet.cards import ModelCardInfo, display_name, render_model_card
+
+    assert display_name("assistant_1") == "`assistant_1`"
+    assert display_name("acme/vit") == "[acme/vit](https://huggingface.co/acme/vit)"
+    info = ModelCardInfo(title="t", summary="s", parents=[("teacher", "acme/vit"), ("assistant", "assistant_1")])
+    card = render_model_card(info, folder_name="student")
+    assert "huggingface.co/assistant_1" not in card and "| assistant | `assistant_1` |" in card
+
+
+def test_numbers_are_formatted_for_reading():
+    from hfnet.cards import ModelCardInfo, format_value, render_model_card
+
+    assert [format_value(v) for v in (21162.0, 21162, 0.91234, 1.0, 2.5e-5, True)] == [
+        "21162", "21162", "0.9123", "1.0000", "2.5e-05", "True",
+    ]  # fmt: skip
+    info = ModelCardInfo(title="t", summary="s", metrics={"parameters": 21162.0, "accuracy": 0.5})
+    card = render_model_card(info, folder_name="m")
+    assert "| parameters | 21162 |" in card and "21162.0000" not in card and "| accuracy | 0.5000 |" in card
+
+
+def test_push_of_a_renamed_folder_names_the_repo_in_the_usage_snippet(tmp_path, tiny_vit_classifier, monkeypatch):
+    import huggingface_hub
+
+    from hfnet.cards import ModelCardInfo
+    from hfnet.hub import push_to_hub
+
+    saved = tiny_vit_classifier.save_pretrained(tmp_path / "proj", card=ModelCardInfo(title="t", summary="s"))
+    renamed = saved.rename(tmp_path / "proj-copy")
+    FakeHfApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    push_to_hub(renamed, "me/tiny-vit")
+    readme = {op.path_in_repo: op for op in FakeHfApi.calls[1][2]}["README.md"].path_or_fileobj
+    readme = bytes(readme).decode()
+    assert 'from_pretrained("me/tiny-vit")' in readme and 'model="me/tiny-vit"' in readme
+    assert "./proj" not in readme

@@ -53,7 +53,7 @@ def test_format_table():
 def test_evaluate_warns_when_the_model_classes_are_not_the_datasets(tmp_path, caplog, capsys):
     import logging
 
-    from hfnet.data import FASHION_MNIST_CLASSES
+    from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
     from hfnet.zoo import tiny_resnet
 
     fashion = tiny_resnet(FASHION_MNIST_CLASSES, image_size=16).save_pretrained(tmp_path / "fashion")  # 10 classes

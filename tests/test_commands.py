@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hfnet.commands.main import build_parser
+from hfnet.commands import main
 from hfnet.jobs import JOBS, load_job, make_parser
-from hfnet.options import dataclasses_from_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {"prune": "prune_vit.py", "distill": "distill.py", "rank": "rank_models.py", "merge": "merge_models.py"}
@@ -40,13 +39,13 @@ def _load_recipe(name: str):
 @pytest.mark.parametrize("job", sorted(RECIPES))
 def test_recipe_and_command_build_identical_options(job, monkeypatch):
     argv = ARGV[job].split()
-    # the command: `hfnet JOB ...` through the real top-level parser
-    namespace = build_parser(job).parse_args([job, *argv])
-    from_command = dataclasses_from_namespace(namespace, load_job(job).ARGUMENTS)
-    # the recipe: parse exactly as its main() does (run stubbed out), from its own file
-    recipe = _load_recipe(job)
+    # the command: `hfnet JOB ...` through the real top-level entry point (run stubbed out)
     seen = []
     monkeypatch.setattr("hfnet.jobs.run_parsed", lambda module, options, command=None: seen.append(options) or 0)
+    assert main([job, *argv]) == 0
+    from_command = seen.pop()
+    # the recipe: parse exactly as its main() does (run stubbed out), from its own file
+    recipe = _load_recipe(job)
     monkeypatch.setattr(sys, "argv", [RECIPES[job], *argv])
     assert recipe.main() == 0
     assert seen[0] == from_command
@@ -64,7 +63,6 @@ def test_recipe_and_command_build_identical_options(job, monkeypatch):
 
 
 def test_bad_option_value_is_one_line_before_anything_loads(capsys):
-    from hfnet.commands import main
 
     assert main(["prune", "M", "--dataset", "digits", "--output-dir", "o", "--sparsity", "1.5"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -83,7 +81,7 @@ def test_merge_help_names_exactly_the_registered_methods():
     from hfnet.merging.registry import BUILTIN_METHOD_MODULES, MERGE_METHODS, get_merge_method
 
     get_merge_method("average")
-    help_text = [f for f in load_job("merge").MergeArguments.__dataclass_fields__.values() if f.name == "method"][0]
+    help_text = [f for f in load_job("merge").ARGUMENTS[0].__dataclass_fields__.values() if f.name == "method"][0]
     for name in MERGE_METHODS:
         assert name in help_text.metadata["help"]
     assert sorted(MERGE_METHODS) == sorted(BUILTIN_METHOD_MODULES)
@@ -136,7 +134,6 @@ def test_help_imports_neither_torch_nor_transformers():
 
 
 def test_verbose_anywhere_and_version(capsys):
-    from hfnet.commands import main
 
     with pytest.raises(SystemExit) as e:
         main(["--version"])

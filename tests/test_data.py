@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from hfnet.data import (
-    FASHION_MNIST_CLASSES,
-    class_names,
-    collate_fn,
-    load_image_dataset,
-    with_model_transform,
-)
+from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
+from hfnet.data import class_names, collate_fn, load_image_dataset
 from hfnet.errors import HfnetError
+from hfnet.preprocessing import with_model_transform
 
 
 def test_digits_counts_and_names(digits):
@@ -62,6 +58,28 @@ def test_imagefolder(tmp_path):
     dd = load_image_dataset(str(tmp_path))
     assert class_names(dd) == ["apple", "pear"]
     assert len(dd["train"]) + len(dd["test"]) == 10
+
+
+def test_one_class_image_folder_is_a_clear_error(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "apple").mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "apple" / f"{i}.png")
+    with pytest.raises(HfnetError, match="only the class folder 'apple'.*one sub-folder per class"):
+        load_image_dataset(str(tmp_path))
+
+
+def test_download_without_names_takes_all_builtins(monkeypatch, capsys):
+    import hfnet.builtin_datasets as builtin
+    from hfnet.commands import main
+
+    fetched = []
+    monkeypatch.setattr(builtin, "download_builtin", lambda name: fetched.append(name) or f"/src/{name}")
+    monkeypatch.setattr(builtin, "load_builtin", lambda name: {"train": [0] * 2, "test": [0]})
+    assert main(["download"]) == 0
+    assert fetched == ["digits", "fashion_mnist", "mnist"]
+    assert main(["download", "mnist"]) == 0 and fetched[-1] == "mnist"
 
 
 def test_transform_feeds_any_model(digits_small, tiny_vit_classifier, tiny_timm_classifier):
@@ -113,3 +131,10 @@ def test_missing_columns_for_transform(tiny_vit_classifier):
 
     with pytest.raises(HfnetError, match="lacks column"):
         with_model_transform(datasets.Dataset.from_dict({"x": [1]}), tiny_vit_classifier.preprocessing)
+
+
+def test_download_of_an_unknown_name_is_one_line(capsys):
+    from hfnet.commands import main
+
+    assert main(["download", "cifar"]) == 1
+    assert "unknown built-in dataset(s) ['cifar']" in capsys.readouterr().err

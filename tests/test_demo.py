@@ -29,5 +29,21 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (
         {m.rsplit(".", 1)[1] for m in DEMO_STEPS}
         == steps - {"zoo"}
-        == {"ranking", "pruning", "merging", "distillation"}
+        == {"ranking", "pruning", "merging", "distillation", "compression"}
     )
+
+
+def test_compression_demo_step_is_one_line(tmp_path, digits_small):
+    """The compress step alone, on a tiny digits ViT: one row, half the parameters, teacher accuracy beside it."""
+    from hfnet.demo import DemoContext
+    from hfnet.demo.compression import demo_step
+    from hfnet.zoo import tiny_vit
+
+    clf = tiny_vit([str(i) for i in range(10)], image_size=16, patch_size=4, hidden_size=32, num_layers=2, seed=0)
+    ctx = DemoContext(output_dir=tmp_path, quick=True)
+    ctx.zoo["digits_vit"] = clf.save_pretrained(tmp_path / "zoo" / "digits_vit")
+    ctx.datasets["digits"] = digits_small
+    (row,) = demo_step(ctx)
+    assert row["params_ratio"] < 0.8 and row["size_ratio"] < 0.8
+    assert 0 <= row["accuracy"] <= 1 and 0 <= row["teacher_accuracy"] <= 1
+    assert (tmp_path / "compression" / "digits_vit-compressed-50" / "README.md").exists()

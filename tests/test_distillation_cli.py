@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
+from hfnet.classifier import load_classifier
 from hfnet.commands import main
-from hfnet.hub import load_classifier
 
 STUDENT = "zoo:tiny_vit:hidden_size=32,num_layers=2,num_heads=2,patch_size=4"
 ASSISTANT = "zoo:tiny_resnet:embedding_size=8,hidden_sizes=8x16"

@@ -1,9 +1,9 @@
 import pytest
 
+from hfnet.classifier import load_classifier
 from hfnet.demo import DemoContext
 from hfnet.demo.distillation import demo_step
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import load_classifier
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import pytest
 from launch import has_accelerate, run_recipe
 
-from hfnet.hub import load_classifier
+from hfnet.classifier import load_classifier
 
 
 @pytest.mark.skipif(not has_accelerate(), reason="accelerate CLI missing")

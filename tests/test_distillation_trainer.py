@@ -1,13 +1,14 @@
 import pytest
 import torch
 
-from hfnet.data import build_transform, class_names, load_image_dataset, with_model_transform
+from hfnet.classifier import load_classifier
+from hfnet.data import class_names, load_image_dataset
 from hfnet.distillation.chain import distill, distill_chain, run_hint_stage
 from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.trainer import DistillationTrainer, convert_pixels
 from hfnet.errors import HfnetError
-from hfnet.hub import Preprocessing, load_classifier
+from hfnet.preprocessing import Preprocessing, build_transform, with_model_transform
 from hfnet.zoo import tiny_resnet, tiny_vit
 
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from hfnet.data import collate_fn, with_model_transform
+from hfnet.data import collate_fn
 from hfnet.errors import HfnetError
 from hfnet.evaluation import accuracy, evaluate_classifier, top_k_accuracy
+from hfnet.preprocessing import with_model_transform
 
 
 def test_accuracy_and_top_k_by_hand():
@@ -58,3 +59,12 @@ def test_training_improves_accuracy(digits_small, tmp_path):
     )
     after = evaluate_classifier(clf, digits_small["test"], progress=False)["accuracy"]
     assert after > max(before, 0.3)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--batch-size", "0"), ("--batch-size", "-3"), ("--seed", "-1")])
+def test_evaluate_cli_refuses_bad_numbers_in_one_line(tiny_resnet_dir, capsys, option, value):
+    from hfnet.commands import main
+
+    assert main(["evaluate", str(tiny_resnet_dir), "--dataset", "digits", option, value]) == 1
+    err = capsys.readouterr().err
+    assert f"{option} must be an integer" in err and len(err.strip().splitlines()) == 1

@@ -8,8 +8,10 @@ import pytest
 import torch
 from fakehub import FakeHfApi
 
+from hfnet.cards import ModelCardInfo, render_model_card
+from hfnet.classifier import HubClassifier, load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, ModelCardInfo, load_classifier, push_to_hub, render_model_card
+from hfnet.hub import push_to_hub
 
 SMALL_NAMES = ["cat", "dog", "bird"]
 

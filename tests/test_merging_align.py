@@ -72,7 +72,7 @@ def test_plain_cnn_with_flatten():
 
 
 def test_transformers_resnet(tiny_resnet_dir):
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     clf = load_classifier(tiny_resnet_dir)
     _randomise_batchnorm(clf.model, 0)
@@ -84,7 +84,7 @@ def test_transformers_resnet(tiny_resnet_dir):
 
 
 def test_timm_resnet(tiny_timm_resnet_dir):
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     clf = load_classifier(tiny_timm_resnet_dir)
     _randomise_batchnorm(clf.model, 1)
@@ -96,7 +96,7 @@ def test_timm_resnet(tiny_timm_resnet_dir):
 
 def test_aligned_merge_of_a_permuted_copy_is_the_model(tiny_resnet_dir, tmp_path):
     """Naive averaging of a model with a permuted copy of itself breaks it; aligned averaging gives it back."""
-    from hfnet.hub import HubClassifier, load_classifier
+    from hfnet.classifier import HubClassifier, load_classifier
 
     clf = load_classifier(tiny_resnet_dir)
     _randomise_batchnorm(clf.model, 2)
@@ -115,7 +115,8 @@ def test_aligned_merge_of_a_permuted_copy_is_the_model(tiny_resnet_dir, tmp_path
     for k in a:
         torch.testing.assert_close(aligned[k], a[k])
     assert report.align and report.alignment[0]["similarity_after"] > report.alignment[0]["similarity_before"]
-    assert "permutation alignment (weight matching): yes" in (tmp_path / "aligned" / "README.md").read_text()
+    # the merge settings are a table in the card (ModelCardInfo.settings)
+    assert "| permutation alignment (weight matching) | yes |" in (tmp_path / "aligned" / "README.md").read_text()
 
 
 @pytest.mark.parametrize("groups", [1, 8])

@@ -48,3 +48,56 @@ def test_filters_cli(tiny_resnet_dir, tmp_path, capsys):
     assert "match_fraction" in capsys.readouterr().out
     rc = main(["filters", str(tiny_resnet_dir), str(tiny_resnet_dir), "--metric", "euclidean", "--layer", "nope"])
     assert rc == 1 and "no conv layer 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--weights", "1", "nan"], "--weights must be a finite number"),
+        (["--weights", "inf", "1"], "--weights must be a finite number"),
+        (["--method", "ties", "--density", "-0.5"], "--density must be in (0, 1]"),
+        (["--method", "slerp", "--t", "nan"], "--t must be a finite number"),
+        (["--bn-samples", "-1"], "--bn-samples must be >= 1"),
+    ],
+)
+def test_merge_cli_bad_numbers_exit_1_and_write_nothing(tiny_resnet_dir, tmp_path, capsys, extra, message):
+    out = tmp_path / "merged"
+    rc = main(["merge", str(tiny_resnet_dir), str(tiny_resnet_dir), "--output", str(out), *extra])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_merge_cli_eval_dataset_puts_results_in_the_card(tiny_resnet_dir, tmp_path, capsys):
+    from huggingface_hub import ModelCard
+
+    out = tmp_path / "merged"
+    argv = ["merge", str(tiny_resnet_dir), str(tiny_resnet_dir), "--output", str(out), "--eval-dataset", "digits"]
+    assert main([*argv, "--bn-dataset", "digits", "--bn-samples", "64"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    card = ModelCard.load(out / "README.md")
+    assert card.data.eval_results and card.data.eval_results[0].metric_name == "Top-1 accuracy"
+    assert "digits (train split, at most 64 images" in card.content
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--threshold", "nan"], "--threshold must be a finite number"), (["--seed", "-1"], "--seed must be an integer")],
+)
+def test_filters_cli_bad_numbers_exit_1(tiny_resnet_dir, tmp_path, capsys, extra, message):
+    png = tmp_path / "f.png"
+    rc = main(["filters", str(tiny_resnet_dir), str(tiny_resnet_dir), "--plot", str(png), *extra])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and len(err.strip().splitlines()) == 1 and not png.exists()
+
+
+def test_job_configs_are_importable_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import hfnet.jobs.merge, hfnet.jobs.filters, hfnet.merging.config, hfnet.analysis.config; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'timm')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

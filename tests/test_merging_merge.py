@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hfnet.classifier import load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import load_classifier
+from hfnet.finish import SaveOptions
 from hfnet.merging import merge_models
 
 DIGITS = [str(i) for i in range(10)]
@@ -184,8 +185,9 @@ def test_batchnorm_recompute_by_hand(parents, digits_small):
     of each batch's mean and unbiased variance of its input (the stem conv's output, computed here directly)."""
     from torch.utils.data import DataLoader
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
     from hfnet.merging.batchnorm import recompute_batchnorm
+    from hfnet.preprocessing import with_model_transform
 
     clf = load_classifier(parents["a"])
     clf.eval()
@@ -231,3 +233,40 @@ def test_ties_whole_model_trim_through_merge_models(parents, tmp_path):
     assert kept == round(0.3 * magnitudes.numel())  # 30% of the whole task vector, unevenly spread over tensors
     per_layer = [float(((b[k] - a[k]).abs() > threshold).float().mean()) for k in floats if b[k].numel() > 100]
     assert max(per_layer) - min(per_layer) > 0.1
+
+
+def test_class_names_that_differ_are_refused_without_a_head_policy(tmp_path):
+    """Same head shape, other classes (a Fashion model and a digits model): averaging the heads is refused."""
+    fashion = [f"f{i}" for i in range(10)]
+    a = _resnet_dir(tmp_path, "digits", DIGITS, 0)
+    b = _resnet_dir(tmp_path, "fashion", fashion, 1)
+    out = tmp_path / "out"
+    with pytest.raises(HfnetError, match="class names differ.*'0'.*'f0'.*--head-from"):
+        merge_models([a, b], out)
+    assert not out.exists()
+    merge_models([a, b], out, head_from=str(b))
+    assert load_classifier(out).class_names == fashion
+
+
+@pytest.mark.parametrize("weights", [[1.0, float("nan")], [float("inf"), 1.0]])
+def test_non_finite_weights_are_refused(parents, tmp_path, weights):
+    with pytest.raises(HfnetError, match="finite"):
+        merge_models([parents["a"], parents["b"]], tmp_path / "out", weights=weights)
+    assert not (tmp_path / "out").exists()
+
+
+def test_merge_evaluates_and_names_the_batchnorm_dataset(parents, digits_small, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from hfnet.merging.config import MergeConfig
+    from hfnet.merging.merge import run
+
+    out = tmp_path / "evaluated"
+    config = MergeConfig(models=[str(parents["a"]), str(parents["b"])], bn_dataset="digits", eval_dataset="digits")
+    report = run(config, SaveOptions(str(out)), bn_data=digits_small["train"], eval_data=digits_small["test"])
+    assert 0 <= report.metrics["accuracy"] <= 1 and report.batchnorm_dataset == "digits"
+    card = ModelCard.load(out / "README.md")
+    results = card.data.eval_results
+    assert results and results[0].metric_value == pytest.approx(report.metrics["accuracy"], abs=1e-6)
+    assert "| BatchNorm statistics recomputed on | digits (train split" in card.content
+    assert json.loads((out / "hfnet_merge.json").read_text())["batchnorm_layers_recomputed"] == 6

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hfnet._modelstate import module_modes
+from hfnet.classifier import HubClassifier, load_classifier
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import HubClassifier, load_classifier
 
 
 @pytest.mark.parametrize("fixture", ["tiny_vit_dir", "tiny_timm_dir", "tiny_resnet_dir", "tiny_timm_resnet_dir"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hfnet._io import MANIFEST, atomic_dir, hfnet_written
+from hfnet.classifier import load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import load_classifier
 
 USER_FILES = {
     ".git/HEAD": "ref: refs/heads/main\n",
@@ -167,7 +167,7 @@ def test_overwrite_replaces_only_what_hfnet_writes(tmp_path, tiny_vit_classifier
     tiny_timm_classifier.save_pretrained(folder, overwrite=True)  # no card: README.md is not an hfnet file here
     assert (folder / "README.md").read_text() == "the user's readme"
     _assert_user_files_intact(folder)
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     tiny_vit_classifier.save_pretrained(folder, card=ModelCardInfo(title="t", summary="s"), overwrite=True)
     assert (folder / "README.md").read_text().startswith("---")  # a file the new result has: replaced
@@ -224,7 +224,7 @@ def test_new_folder_failure_leaves_nothing(tmp_path):
 
 @pytest.mark.parametrize("mask", [0o022, 0o027])
 def test_written_files_follow_the_umask(tmp_path, mask, tiny_vit_classifier):
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo
 
     old = os.umask(mask)
     try:

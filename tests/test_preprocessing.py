@@ -9,7 +9,7 @@ import pytest
 import torch
 from fakehub import NAMES, TIMM_VIT, VIT_BIT, VIT_DEIT, image_dataset, real_images
 
-from hfnet.hub import load_classifier
+from hfnet.classifier import load_classifier
 from hfnet.preprocessing import build_transform
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
+from hfnet.classifier import load_classifier
 from hfnet.commands import main
-from hfnet.hub import load_classifier
 from hfnet.pruning import prunable_parameters
 
 
@@ -94,7 +94,7 @@ def test_cli_unknown_method_is_refused(tiny_vit_dir, tmp_path):
 def test_cli_offline_hub_id_and_no_prunable_layers(tmp_path, capsys):
     from transformers import ViTConfig, ViTForImageClassification
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     assert main(_argv("google/vit-base-patch16-224", tmp_path / "a", "--epochs", "0")) == 1
     assert "cannot load 'google/vit-base-patch16-224'" in capsys.readouterr().err

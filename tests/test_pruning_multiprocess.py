@@ -9,7 +9,7 @@ import pytest
 import torch
 from launch import has_accelerate, run_recipe
 
-from hfnet.hub import load_classifier
+from hfnet.classifier import load_classifier
 from hfnet.pruning import prunable_parameters
 
 pytestmark = pytest.mark.skipif(not has_accelerate(), reason="accelerate CLI missing")

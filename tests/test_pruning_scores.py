@@ -74,7 +74,7 @@ def test_prunable_parameters_transformers_vit(vit):
 
 
 def test_prunable_parameters_timm_vit_and_cnn(timm_vit, tiny_timm_resnet_dir):
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     names = list(prunable_parameters(timm_vit))
     assert "blocks.0.attn.qkv.weight" in names and "blocks.0.mlp.fc2.weight" in names
@@ -88,7 +88,7 @@ def test_prunable_parameters_timm_vit_and_cnn(timm_vit, tiny_timm_resnet_dir):
 def test_no_prunable_layers():
     from transformers import ViTConfig, ViTForImageClassification
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     config = ViTConfig(image_size=16, patch_size=8, hidden_size=16, num_hidden_layers=0, num_attention_heads=2)
     clf = HubClassifier.from_model(ViTForImageClassification(config))
@@ -204,7 +204,7 @@ def hf_vit():
     """A plain transformers ViTForImageClassification (its own layer naming, output_hidden_states)."""
     from transformers import ViTConfig, ViTForImageClassification
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     torch.manual_seed(0)
     config = ViTConfig(
@@ -255,7 +255,7 @@ def _timm_resnet_stages(model, pixels):
 def test_refer_on_a_cnn_counts_rows_per_stage(tiny_timm_resnet_dir, pooling):
     """timm ResNet, 2 calibration images in 2 batches: with "tokens" every stage has its own number of rows
     (2 x 40x40 ... 2 x 5x5; the last stage has 50 rows for 96 channels, so 50 singular values, not 96)."""
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     clf = load_classifier(tiny_timm_resnet_dir).eval()
     model = clf.model

@@ -246,7 +246,7 @@ def test_removing_silent_units_leaves_logits_unchanged(vit):
 def test_run_pruning_structured_saves_a_smaller_model(tiny_vit_dir, digits_small, tmp_path):
     from transformers import AutoModelForImageClassification
 
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
     from hfnet.training import default_training_arguments
 
     clf = load_classifier(tiny_vit_dir)
@@ -268,7 +268,7 @@ def test_run_pruning_structured_saves_a_smaller_model(tiny_vit_dir, digits_small
 
 
 def test_bad_inputs_write_nothing(tiny_timm_dir, tiny_resnet_dir, digits_small, tmp_path):
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     def run(model_dir, **kw):
         config = PruningConfig(structured=True, method="magnitude", **kw)

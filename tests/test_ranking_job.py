@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from hfnet.classifier import HubClassifier, load_classifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, load_classifier
 from hfnet.ranking.config import RankingConfig
 from hfnet.ranking.job import rank_job
 from hfnet.ranking.search import format_search, search_hub

@@ -102,3 +102,13 @@ def test_cache_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert cache.load("k").num_params == 5
+
+
+def test_plot_bars_grow_with_quality_whatever_the_sign():
+    from hfnet.ranking.plot import bar_lengths
+
+    lengths = bar_lengths([-0.2, -3.0, -1.0, None], higher_is_better=True)
+    assert lengths[0] == max(v for v in lengths if v is not None) and lengths[3] is None
+    assert lengths[1] == min(v for v in lengths if v is not None) > 0
+    lower = bar_lengths([5.0, 2.0, 9.0], higher_is_better=False)
+    assert lower[1] == max(lower) and lower[2] == min(lower)

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from hfnet.data import FASHION_MNIST_CLASSES
+from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
 from hfnet.errors import HfnetError
 from hfnet.ranking.word_vectors import (
     class_distances,

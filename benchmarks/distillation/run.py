@@ -50,7 +50,7 @@ class TensorImages(torch.utils.data.Dataset):
 
 
 def _tensors(dataset, preprocessing) -> TensorImages:
-    from hfnet.data import build_transform
+    from hfnet.preprocessing import build_transform
 
     fn = build_transform(preprocessing)
     pixels = torch.stack([fn(im) for im in dataset["image"]])

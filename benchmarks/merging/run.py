@@ -1,4 +1,6 @@
-"""Peak memory of hfnet's streaming merge vs loading all N models, for N = 2, 4, 8 parents.
+"""Peak memory of hfnet's streaming merge vs loading all N models, for N = 2, 4, 8 parents, with the parents saved as
+one ``model.safetensors`` each and as sharded safetensors (5 shards + ``model.safetensors.index.json``, as large Hub
+models ship).
 
 Each measurement runs in a fresh subprocess that samples its own ``/proc/self/status`` every 5 ms:
 ``RssAnon`` (memory the process allocated: tensors) and ``RssFile`` (file pages mapped by safetensors' mmap, which
@@ -54,7 +56,7 @@ mode, out, models = sys.argv[1], sys.argv[2], sys.argv[3:]
 start = status()
 t = threading.Thread(target=sample, daemon=True); t.start()
 t0 = time.perf_counter()
-if mode == "streaming":
+if mode.startswith("streaming"):
     merge_models(models, out, method="average")
 else:  # load every model fully, then average
     # load_file maps the files; clone = the tensors really in memory, as after loading N models
@@ -81,17 +83,22 @@ def main() -> None:
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="hfnet-merge-bench-"))
     names = [str(i) for i in range(10)]
-    parents = []
+    parents, sharded = [], []
     for seed in range(8):
         clf = tiny_resnet(names, embedding_size=64, hidden_sizes=(128, 256, 512), depths=(2, 2, 2), seed=seed)
         parents.append(str(clf.save_pretrained(work / f"p{seed}")))
+        folder = clf.save_pretrained(work / f"s{seed}")
+        (folder / "model.safetensors").unlink()
+        clf.model.save_pretrained(folder, max_shard_size="10MB")  # transformers' own sharded layout
+        sharded.append(str(folder))
     model_mb = os.path.getsize(Path(parents[0]) / "model.safetensors") / 2**20
     num_params = sum(t.numel() for t in load_file(Path(parents[0]) / "model.safetensors").values())
     rows = []
     for n in (2, 4, 8):
-        for mode in ("streaming", "load-all"):
+        for mode in ("streaming", "streaming-sharded", "load-all"):
+            models = sharded[:n] if mode == "streaming-sharded" else parents[:n]
             res = subprocess.run(
-                [sys.executable, "-c", CHILD, mode, str(work / f"out_{mode}_{n}"), *parents[:n]],
+                [sys.executable, "-c", CHILD, mode, str(work / f"out_{mode}_{n}"), *models],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -123,7 +130,8 @@ def main() -> None:
         f"# Streaming merge: peak memory\n\n{result['model']}: {num_params / 1e6:.1f} M parameters, "
         f"{model_mb:.1f} MB per checkpoint. Average of N parents; each run in a fresh process on the shared 2-core "
         f"CPU, peak above the level before merging. `peak_anon` = allocated memory (tensors); `peak_file_mapped` = "
-        f"safetensors pages mapped from disk (reclaimable page cache).\n\n"
+        f"safetensors pages mapped from disk (reclaimable page cache). `streaming-sharded`: the same parents saved "
+        f"by transformers with `max_shard_size='10MB'` (shards + index), read by hfnet's one checkpoint reader.\n\n"
         f"```\n{format_table(rows, '{:.2f}')}\n```\n\nCommand: `python benchmarks/merging/run.py`\n"
     )
     (HERE / "results.md").write_text(md)
@@ -132,7 +140,7 @@ def main() -> None:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for mode, style in (("streaming", "o-"), ("load-all", "s--")):
+    for mode, style in (("streaming", "o-"), ("streaming-sharded", "^:"), ("load-all", "s--")):
         pts = [r for r in rows if r["mode"] == mode]
         ax.plot([r["parents"] for r in pts], [r["peak_anon_MB"] for r in pts], style, label=mode)
     ax.axhline(model_mb, color="gray", lw=0.8, ls=":", label="one model")

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from hfnet._plots import pyplot, save_figure
+from hfnet.classifier import load_classifier
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import load_classifier
 from hfnet.pruning import compute_scores
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.pipeline import calibration_batches, fit_head, run_pruning
@@ -126,7 +126,7 @@ def vit_b16_timing(batch_size: int = 32) -> dict[str, float]:
     """Scoring time for one batch of 32 at 224 px through ViT-B/16 (random weights, 1000 -> 10 classes)."""
     from transformers import ViTConfig, ViTForImageClassification
 
-    from hfnet.hub import HubClassifier
+    from hfnet.classifier import HubClassifier
 
     torch.manual_seed(0)
     model = ViTForImageClassification(ViTConfig(num_labels=10))  # the ViT-B/16 224 px architecture

@@ -36,8 +36,8 @@ from pathlib import Path
 import torch
 
 from hfnet._plots import pyplot, save_figure
+from hfnet.classifier import HubClassifier, load_classifier
 from hfnet.data import load_image_dataset
-from hfnet.hub import HubClassifier, load_classifier
 from hfnet.pruning import prunable_parameters, random_scores
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.pipeline import run_pruning

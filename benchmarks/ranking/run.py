@@ -87,7 +87,8 @@ class DigitCNN(nn.Module):
 
 
 def digit_cnn():
-    from hfnet.hub import HubClassifier, Preprocessing
+    from hfnet.classifier import HubClassifier
+    from hfnet.preprocessing import Preprocessing
 
     pre = Preprocessing(image_size=(28, 28), mean=(0.1307,) * 3, std=(0.3081,) * 3)
     return HubClassifier.from_model(
@@ -99,7 +100,8 @@ def random_lite0(size: int):
     import timm
     from timm.data import ImageNetInfo
 
-    from hfnet.hub import HubClassifier, Preprocessing
+    from hfnet.classifier import HubClassifier
+    from hfnet.preprocessing import Preprocessing
 
     torch.manual_seed(0)
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -114,7 +116,7 @@ _TENSORS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 def tensors(key: str, dataset, preprocessing) -> tuple[torch.Tensor, torch.Tensor]:
     """The dataset as model-ready tensors, cached per (dataset, preprocessing): fine-tuning reads them many times."""
-    from hfnet.data import build_transform
+    from hfnet.preprocessing import build_transform
 
     cache_key = (key, tuple(preprocessing.image_size), tuple(preprocessing.mean), tuple(preprocessing.std))
     if cache_key not in _TENSORS:
@@ -165,7 +167,8 @@ def pretrain_small(kind: str, names: list[str], data, key: str, epochs: int, see
 
 
 def build_zoo(args, saved_path: Path) -> tuple[dict[str, object], dict[str, dict]]:
-    from hfnet.data import FASHION_MNIST_CLASSES, load_image_dataset
+    from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
+    from hfnet.data import load_image_dataset
     from hfnet.zoo import load_efficientnet_lite, tiny_resnet
 
     saved = torch.load(saved_path, weights_only=True) if saved_path.is_file() else {}
@@ -241,7 +244,8 @@ def load_targets(args) -> dict[str, object]:
     import datasets
     from skimage.data import lfw_subset
 
-    from hfnet.data import _from_arrays, load_image_dataset
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
 
     per, test = (5, 10) if args.quick else (args.train_per_class, args.test_per_class)
     targets = {
@@ -283,7 +287,7 @@ def scene_target(per: int, test: int, seed: int):
     import datasets
     import skimage.data
 
-    from hfnet.data import _from_arrays
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
 
     rng = np.random.default_rng(seed + 3000)
     names = ["camera", "coins", "moon", "page", "clock"]
@@ -307,7 +311,7 @@ def mnist_parity(per: int, test: int, seed: int):
 
 def fashion_inverted(per: int, test: int, seed: int):
     """Held out: Fashion-MNIST with inverted intensities (dark garments on white), its ten classes."""
-    from hfnet.data import FASHION_MNIST_CLASSES
+    from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
 
     return _relabelled("fashion_mnist", per, test, seed + 5000, np.arange(10), FASHION_MNIST_CLASSES, invert=True)
 
@@ -315,7 +319,8 @@ def fashion_inverted(per: int, test: int, seed: int):
 def _relabelled(name, per, test, seed, mapping, names, *, invert: bool):
     import datasets
 
-    from hfnet.data import _from_arrays, load_image_dataset
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
 
     per_source = -(-test // int(np.bincount(mapping).min()))
     data = load_image_dataset(name, samples_per_class=per, test_samples_per_class=per_source, seed=seed)
@@ -334,7 +339,7 @@ def texture_target(per: int, test: int, seed: int):
     import datasets
     import skimage.data
 
-    from hfnet.data import _from_arrays
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
 
     rng = np.random.default_rng(seed)
     names = ["brick", "grass", "gravel"]
@@ -355,7 +360,8 @@ def fashion_groups(per: int, test: int, seed: int):
     """Fashion-MNIST relabelled into clothes / shoes / bag (a coarser task with other class names)."""
     import datasets
 
-    from hfnet.data import _from_arrays, load_image_dataset
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
 
     group = np.array([0, 0, 0, 0, 0, 1, 0, 1, 2, 1])  # T-shirt..Ankle boot -> clothes, shoes, bag
     data = load_image_dataset("fashion_mnist", samples_per_class=per, test_samples_per_class=test, seed=seed + 1000)
@@ -472,7 +478,8 @@ def plain_forward_seconds(candidates: dict, dataset, batch_size: int) -> float:
     """Load-free plain forward passes over the same images with the same per-model preprocessing and loader."""
     from torch.utils.data import DataLoader
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
+    from hfnet.preprocessing import with_model_transform
 
     t0 = time.perf_counter()
     with torch.inference_mode():

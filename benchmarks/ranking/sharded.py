@@ -40,7 +40,8 @@ def build_zoo(folder: Path, effnet_size: int) -> list[str]:
     import timm
     import torch
 
-    from hfnet.hub import HubClassifier, Preprocessing
+    from hfnet.classifier import HubClassifier
+    from hfnet.preprocessing import Preprocessing
     from hfnet.zoo import load_efficientnet_lite, tiny_resnet, tiny_vit
 
     names = [str(i) for i in range(10)]

@@ -4,9 +4,12 @@ from hfnet._lazy import lazy_exports
 
 _EXPORTS = {
     "FilterComparison": "hfnet.analysis.filters",
+    "FilterConfig": "hfnet.analysis.config",
+    "FilterResult": "hfnet.analysis.compare",
     "best_match_order": "hfnet.analysis.filters",
     "binarise": "hfnet.analysis.filters",
     "compare_filters": "hfnet.analysis.filters",
+    "compare_models": "hfnet.analysis.compare",
     "conv_layers": "hfnet.analysis.filters",
     "cosine_matrix": "hfnet.analysis.filters",
     "euclidean_matrix": "hfnet.analysis.filters",

@@ -20,7 +20,13 @@ from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
 
-DEMO_STEPS = ("hfnet.demo.ranking", "hfnet.demo.pruning", "hfnet.demo.merging", "hfnet.demo.distillation")
+DEMO_STEPS = (
+    "hfnet.demo.ranking",
+    "hfnet.demo.pruning",
+    "hfnet.demo.merging",
+    "hfnet.demo.distillation",
+    "hfnet.demo.compression",
+)
 
 
 @dataclass
@@ -38,8 +44,8 @@ class DemoContext:
 def _train_zoo_model(
     name: str, clf, data, ctx: DemoContext, epochs: float, lr: float, dataset_name: str
 ) -> dict[str, Any]:
+    from hfnet.cards import ModelCardInfo
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import ModelCardInfo
     from hfnet.training import train_classifier
 
     t0 = time.perf_counter()
@@ -77,9 +83,9 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     from tqdm.auto import tqdm
 
     from hfnet.builtin_datasets import download_builtin, find_builtin_files
+    from hfnet.cards import ModelCardInfo
     from hfnet.data import class_names, load_image_dataset
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import ModelCardInfo
     from hfnet.zoo import load_efficientnet_lite, tiny_resnet, tiny_vit
 
     for name in ("fashion_mnist", "mnist"):
@@ -187,14 +193,19 @@ def run_demo(
     import torch
 
     from hfnet._io import prepare_output_dir, record_written
-    from hfnet.hub import _template_dir  # noqa: F401 - fail early if the package data is missing
 
     torch.manual_seed(seed)
     ctx = DemoContext(output_dir=prepare_output_dir(output, overwrite=overwrite), seed=seed, overwrite=overwrite)
     before = {e.name for e in ctx.output_dir.iterdir()}
     t0 = time.perf_counter()
     rows = prepare_zoo(ctx)
-    aliases = {"rank": "ranking", "prune": "pruning", "merge": "merging", "distill": "distillation"}
+    aliases = {
+        "rank": "ranking",
+        "prune": "pruning",
+        "merge": "merging",
+        "distill": "distillation",
+        "compress": "compression",
+    }
     selected = None if not steps else {aliases.get(s, s) for s in steps}
     for module_name in DEMO_STEPS:
         step = module_name.rsplit(".", 1)[1]

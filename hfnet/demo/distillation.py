@@ -14,11 +14,11 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
     """Scratch student vs KD student (same architecture, steps and seed); the KD student is saved with its card."""
     import torch
 
+    from hfnet.classifier import load_classifier
     from hfnet.data import class_names
     from hfnet.distillation.chain import distill_chain
     from hfnet.distillation.config import DistillationConfig
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.training import train_classifier
     from hfnet.zoo import tiny_resnet
 

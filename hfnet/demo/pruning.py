@@ -12,7 +12,7 @@ def demo_step(ctx) -> list[dict[str, Any]]:
     """Prune ``ctx.zoo["fashion_vit"]`` for MNIST (90 %, 256 calibration images), fine-tune 150 steps, evaluate."""
     import torch
 
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
     from hfnet.pruning.config import PruningConfig
     from hfnet.pruning.pipeline import run_pruning
     from hfnet.training import default_training_arguments

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from accelerate import PartialState
 
-from hfnet.cards import TRAINING_CARD_KEYS
+from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo
+from hfnet.classifier import HubClassifier
 from hfnet.distillation.config import DistillationConfig, parse_hint
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.hint import check_layer, run_hint_stage
 from hfnet.distillation.trainer import DistillationTrainer, check_same_classes
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, ModelCardInfo
 
 logger = logging.getLogger(__name__)
 

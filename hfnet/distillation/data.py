@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hfnet.data import build_transform, is_transformed
+from hfnet.data import is_transformed
 from hfnet.errors import HfnetError
-from hfnet.hub import Preprocessing
+from hfnet.preprocessing import Preprocessing, build_transform
 
 __all__ = ["with_distillation_transform"]
 

@@ -84,7 +84,7 @@ def kd_loss(
     teacher_logits: Tensor,
     labels: Tensor,
     temperature: float = 4.0,
-    alpha: float | Tensor = 0.9,
+    alpha: float | Tensor = 0.5,
 ) -> Tensor:
     """Hinton's distillation loss ``(1 - a) * CE(s, y) + a * T^2 * KL(softmax(t / T) || softmax(s / T))``.
 

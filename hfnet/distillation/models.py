@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from hfnet.classifier import HubClassifier
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def load_model_spec(
 
     - ``zoo:tiny_vit[:key=value,...]`` / ``zoo:tiny_resnet[:...]``: a fresh :mod:`hfnet.zoo` model (random init);
     - ``timm:NAME[:key=value,...]``: a fresh ``timm.create_model(NAME, num_classes=len(class_names), ...)``;
-    - a Hub id, ``hf-hub:timm/...`` or a local Hub-format folder (:func:`hfnet.hub.load_classifier`). Its classes
+    - a Hub id, ``hf-hub:timm/...`` or a local Hub-format folder (:func:`hfnet.classifier.load_classifier`). Its classes
       must be ``class_names`` unless ``replace_head`` (then a fresh head for them is put on).
     """
     parts = spec.split(":", 2)
@@ -66,7 +66,7 @@ def load_model_spec(
         import timm
         import torch
 
-        from hfnet.hub import Preprocessing
+        from hfnet.preprocessing import Preprocessing
 
         if len(parts) < 2 or not parts[1]:
             raise HfnetError("timm models are named timm:NAME, e.g. timm:test_resnet")
@@ -83,7 +83,7 @@ def load_model_spec(
             pre = clf.preprocessing
             clf.preprocessing = Preprocessing((image_size, image_size), pre.mean, pre.std, pre.interpolation, 1.0)
         return clf
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
 
     clf = load_classifier(spec)
     same = clf.num_classes == len(class_names) and (clf.class_names in (None, list(class_names)))

@@ -23,11 +23,20 @@ class DistillationOptions:
 
     temperature: float = field(
         default=4.0,
-        metadata={"help": "Softmax temperature T > 0 of the soft targets (Hinton et al. used 1 to 20)."},
+        metadata={
+            "help": "Softmax temperature T > 0 of the soft targets (Hinton et al. used 1 to 20).",
+            "min": 0,
+            "min_open": True,
+        },
     )
     alpha: float = field(
-        default=0.9,
-        metadata={"help": "Weight in [0, 1] of the soft loss T^2 * KL; the hard cross-entropy gets 1 - alpha."},
+        default=0.5,
+        metadata={
+            "help": "Weight in [0, 1] of the soft loss T^2 * KL; the hard cross-entropy gets 1 - alpha (0.5: the "
+            "distillation benchmark and the demo).",
+            "min": 0,
+            "max": 1,
+        },
     )
     merit_delta: float = field(
         default=0.0,
@@ -35,17 +44,25 @@ class DistillationOptions:
             "help": "Merit-based distillation: per sample, alpha + delta where the teacher is right and alpha - delta "
             "where it is wrong (clipped to [0, 1]). 0 disables it; the seed found small shifts (about 0.1) best.",
             "aliases": ("--merit",),
+            "min": 0,
+            "max": 1,
         },
     )
     hint_epochs: float = field(
-        default=1.0, metadata={"help": "Epochs of the hint stage (before KD); ignored when hint_max_steps > 0."}
+        default=1.0,
+        metadata={"help": "Epochs of the hint stage (before KD); ignored when hint_max_steps > 0.", "min": 0},
     )
     hint_max_steps: int = field(
         default=-1,
-        metadata={"help": "Optimizer steps of the hint stage; -1 uses hint_epochs.", "aliases": ("--hint-steps",)},
+        metadata={
+            "help": "Optimizer steps of the hint stage; -1 uses hint_epochs.",
+            "aliases": ("--hint-steps",),
+            "min": -1,
+        },
     )
     hint_learning_rate: float | None = field(
-        default=None, metadata={"help": "Learning rate of the hint stage; default: learning_rate."}
+        default=None,
+        metadata={"help": "Learning rate of the hint stage; default: learning_rate.", "min": 0, "min_open": True},
     )
     cache_teacher_logits: bool = field(
         default=False,

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import Trainer
 
+from hfnet.classifier import HubClassifier
 from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.losses import kd_loss_terms, merit_weights
 from hfnet.errors import HfnetError
-from hfnet.hub import HubClassifier, Preprocessing
+from hfnet.preprocessing import Preprocessing
 from hfnet.training import quiet_when_no_progress
 
 logger = logging.getLogger(__name__)

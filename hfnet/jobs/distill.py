@@ -24,9 +24,17 @@ HELP = "distill a teacher into a student (KD, assistants, hints, merit)"
 class DistillArguments:
     """Models: the teacher, the assistants and the student."""
 
-    teacher: str = field(metadata={"help": "Trained teacher: Hub id or local Hub-format folder."})
+    teacher: str = field(
+        metadata={
+            "help": "Trained teacher: Hub id or local Hub-format folder.",
+            "aliases": ("--teacher_model_name_or_path", "--teacher-model-name-or-path"),
+        }
+    )
     student: str = field(
-        metadata={"help": "Student: a checkpoint, zoo:tiny_vit[:key=value,...], zoo:tiny_resnet[:...] or timm:NAME."}
+        metadata={
+            "help": "Student: a checkpoint, zoo:tiny_vit[:key=value,...], zoo:tiny_resnet[:...] or timm:NAME.",
+            "aliases": ("--model_name_or_path", "--model-name-or-path"),
+        }
     )
     assistants: list[str] = field(
         default_factory=list,
@@ -44,7 +52,7 @@ class DistillArguments:
             "metavar": "S_LAYER:T_LAYER",
         },
     )
-    image_size: int | None = field(default=None, metadata={"help": "Input size of zoo:/timm: students."})
+    image_size: int | None = field(default=None, metadata={"help": "Input size of zoo:/timm: students.", "min": 1})
     augment: bool = field(default=False, metadata={"help": "Random resized crops on the training set."})
     replace_student_head: bool = field(
         default=False, metadata={"help": "Give a checkpoint student a fresh head for the dataset's classes."}
@@ -85,13 +93,13 @@ def run(
 
     from hfnet._io import record_written
     from hfnet._table import format_table
+    from hfnet.classifier import load_classifier
     from hfnet.data import class_names
     from hfnet.distillation.chain import distill_chain
     from hfnet.distillation.config import DistillationConfig
     from hfnet.distillation.models import load_model_spec
     from hfnet.errors import HfnetError
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
 

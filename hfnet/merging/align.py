@@ -15,14 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hfnet.merging.permutations import (  # noqa: F401 - re-exported: the alignment API in one place
-    PermutationSpec,
-    apply_permutation,
-    classifier_permutation_spec,
-    permutation_spec,
-    permute_tensor,
-    random_permutation,
-)
+from hfnet.merging.permutations import PermutationSpec, apply_permutation, permutation_spec, permute_tensor
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from hfnet._modelstate import train_mode
+from hfnet.data import model_batches
 from hfnet.errors import HfnetError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ def recompute_batchnorm(
     Returns:
         The number of BatchNorm layers updated (0: the model has none, nothing changed).
     """
-    from hfnet.data import model_batches
 
     norms = [m for m in classifier.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:

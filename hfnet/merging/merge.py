@@ -1,8 +1,12 @@
-"""Merge Hub-format checkpoints tensor by tensor, streaming from safetensors.
+"""Merge Hub-format checkpoints tensor by tensor, streaming from their weight files.
 
-Only one tensor of each parent is read at a time (with ``pread``, see ``_safetensors.py``), so peak memory stays near the merged output
-(one model) plus one tensor per parent, not N models; ``benchmarks/merging`` measures it. With ``align=True`` each
-parent is matched to the first one by weight matching before streaming (that step holds two models at a time).
+:func:`run` is the job (``hfnet merge``, ``recipes/merge_models.py``): validate, resolve the parents, check their
+shapes and class names, align (optional), stream the merged tensors, recompute BatchNorm (optional), evaluate, card,
+save, push. Only one tensor of each parent is read at a time (:class:`hfnet.checkpoint.CheckpointReader`, single or
+sharded safetensors or ``.bin``), so peak memory stays near the merged output (one model) plus one tensor per
+parent, not N models; ``benchmarks/merging`` measures it. With ``align`` each parent is matched to the first one by
+weight matching before streaming (that step holds two models at a time). :func:`merge_models` is the same job with
+Python arguments and in-memory datasets.
 """
 
 from __future__ import annotations
@@ -12,57 +16,71 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import timm
 import torch
+from huggingface_hub import snapshot_download
 from torch import Tensor
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForImageClassification
 
+from hfnet.cards import CARD_FILE, ModelCardInfo, display_name, source_license
+from hfnet.checkpoint import CheckpointReader, checkpoint_files, save_state_dict
+from hfnet.classifier import HubClassifier, class_names_from_config, load_classifier
+from hfnet.data import load_image_dataset
 from hfnet.errors import HfnetError
-from hfnet.merging._safetensors import SafetensorsReader
-from hfnet.merging.registry import check_weights, get_merge_method
+from hfnet.finish import SaveOptions, finish
+from hfnet.hub import detect_library, hub_error, resolve_model
+from hfnet.merging.align import weight_matching
+from hfnet.merging.batchnorm import recompute_batchnorm
+from hfnet.merging.config import MergeConfig
+from hfnet.merging.permutations import classifier_permutation_spec, permute_tensor
+from hfnet.merging.registry import MergeMethod, check_weights, get_merge_method
+from hfnet.merging.ties import model_trim_threshold
 
 logger = logging.getLogger(__name__)
 
-_SKIP_FILES = {
-    "model.safetensors",
-    "pytorch_model.bin",
-    "README.md",
-    "open_clip_model.safetensors",
-    "hfnet_merge.json",
-}
+__all__ = ["MergeReport", "ModelSource", "merge_models", "resolve_source", "run"]
+
+REPORT_FILE = "hfnet_merge.json"
 
 
 @dataclass
 class ModelSource:
-    """A parent checkpoint: where it came from, its local folder, weight file and parsed config."""
+    """A parent checkpoint: the name it was given, its local folder, parsed config and library."""
 
     name: str
     folder: Path
-    weights: Path
     config: dict[str, Any]
     library: str
     repo_id: str | None = None  # the Hub repo it came from; None for a local folder
 
     @property
-    def architecture(self) -> str:
-        if self.library == "timm":
-            return str(self.config.get("architecture"))
-        return str(self.config.get("model_type"))
+    def label(self) -> str:
+        """How results name it: the Hub id, or the folder's name (never a local path)."""
+        return self.repo_id or self.folder.name
 
     @property
-    def num_classes(self) -> int | None:
-        if self.library == "timm":
-            return self.config.get("num_classes")
-        labels = self.config.get("id2label")
-        return len(labels) if labels else self.config.get("num_labels")
+    def card_name(self) -> str:
+        """What a card's :func:`~hfnet.cards.display_name` gets: the Hub id, or the folder (shown by its name)."""
+        return self.repo_id or str(self.folder)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.config.get("architecture" if self.library == "timm" else "model_type"))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return class_names_from_config(self.config, self.library)
 
 
 @dataclass
 class MergeReport:
-    """What :func:`merge_models` did (also written to ``hfnet_merge.json`` and the model card)."""
+    """What :func:`run` did (also written to ``hfnet_merge.json``, without local paths, and to the model card)."""
 
     output: str
     method: str
@@ -77,50 +95,74 @@ class MergeReport:
     num_tensors: int = 0
     align: bool = False
     alignment: list[dict[str, Any]] = field(default_factory=list)
+    batchnorm_dataset: str | None = None
     batchnorm_layers_recomputed: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
+    hub_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def resolve_source(name_or_path: str | os.PathLike) -> ModelSource:
-    """Find a parent's config and safetensors file: a local Hub-format folder or a Hub id (downloaded/cached)."""
-    from hfnet.hub import detect_library, resolve_model
+@dataclass
+class _Parents:
+    """The resolved inputs: the parents, the base, and the parent whose head / config / labels the result takes."""
 
+    sources: list[ModelSource]
+    base: ModelSource | None
+    head_index: int
+
+    @property
+    def everyone(self) -> list[ModelSource]:
+        return [*self.sources, *([self.base] if self.base else [])]
+
+    @property
+    def config_source(self) -> ModelSource:
+        return self.sources[self.head_index]
+
+
+@dataclass
+class _Plan:
+    """The tensors to merge, in module order, and which of them are the classifier head."""
+
+    keys: list[str]
+    head_tensors: list[str]
+    mismatched: list[str]
+    take_head: bool
+
+
+# ---------------------------------------------------------------------- 1. validate
+def validate(config: MergeConfig, save: SaveOptions) -> MergeMethod:
+    """The method's own rules (base, number of models, options) and the output folder, before anything is read."""
+    method = get_merge_method(config.method)
+    n = len(config.models)
+    if method.max_models is not None and n > method.max_models:
+        raise HfnetError(f"method '{config.method}' merges at most {method.max_models} models, got {n}")
+    if method.needs_base and config.base is None:
+        raise HfnetError(f"method '{config.method}' needs --base: the model the merged models were fine-tuned from")
+    if config.base is not None and not method.needs_base:
+        raise HfnetError(
+            f"method '{config.method}' does not use a base model; drop --base or use task_arithmetic / ties"
+        )
+    unknown = set(config.options) - set(method.options)
+    if unknown:
+        raise HfnetError(f"method '{config.method}' takes no option(s) {sorted(unknown)}; it takes {method.options}")
+    if save.output_dir is None:
+        raise HfnetError("a merge writes a checkpoint: name its folder (--output-dir DIR)")
+    save.check()
+    return method
+
+
+# ---------------------------------------------------------------------- 2. resolve
+def resolve_source(name_or_path: str | os.PathLike) -> ModelSource:
+    """A parent's folder and config: a local Hub-format folder, or a Hub id (downloaded / from the cache)."""
     folder, repo_id, config = resolve_model(name_or_path)
     if folder is None:
-        from huggingface_hub import snapshot_download
-
-        from hfnet.hub import _hub_error
-
         try:
-            folder = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
-        except Exception as e:  # noqa: BLE001
-            raise _hub_error(repo_id, e) from e
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise HfnetError(
-            f"{name_or_path} has no model.safetensors (only .bin weights?); merging streams safetensors: load it and "
-            "re-save it with HubClassifier.save_pretrained first"
-        )
-    return ModelSource(str(name_or_path), folder, weights, config, detect_library(config), repo_id)
-
-
-def _skeleton(source: ModelSource):
-    """The parent's model built on the meta device (no weights read): to name the classifier head."""
-    from hfnet.hub import HubClassifier
-
-    with torch.device("meta"):
-        if source.library == "timm":
-            import timm
-
-            model = timm.create_model(f"local-dir:{source.folder}", pretrained=False)
-        else:
-            from transformers import AutoConfig, AutoModelForImageClassification
-
-            model = AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(source.folder))
-    return HubClassifier.from_model(model)
+            folder = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
+        except Exception as e:  # noqa: BLE001 - every Hub failure becomes one clear line
+            raise hub_error(repo_id, e) from e
+    return ModelSource(str(name_or_path), folder, config, detect_library(config), repo_id)
 
 
 def _pick(models: Sequence[ModelSource], which: str | int | None, what: str) -> int:
@@ -131,128 +173,356 @@ def _pick(models: Sequence[ModelSource], which: str | int | None, what: str) -> 
             raise HfnetError(f"{what} index {which} is out of range for {len(models)} models")
         return which
     for i, m in enumerate(models):
-        if which == m.name:
+        if which in (m.name, m.repo_id):
             return i
     target = Path(which).expanduser()
     for i, m in enumerate(models):
         if target.exists() and target.resolve() == m.folder.resolve():
             return i
-    raise HfnetError(f"{what} '{which}' is not one of the models being merged: {[m.name for m in models]}")
+    raise HfnetError(f"{what} '{which}' is not one of the models being merged: {[m.label for m in models]}")
 
 
-def _check_architectures(sources: Sequence[ModelSource]) -> None:
+def resolve_parents(config: MergeConfig, save: SaveOptions) -> _Parents:
+    """Every parent (and the base) found, of one architecture, none of them the output folder."""
+    sources = [resolve_source(m) for m in config.models]
+    base = resolve_source(config.base) if config.base is not None else None
+    parents = _Parents(sources, base, _pick(sources, config.head_from, "--head-from"))
     ref = sources[0]
-    for s in sources[1:]:
+    for s in parents.everyone[1:]:
         if s.library != ref.library or s.architecture != ref.architecture:
             raise HfnetError(
-                f"cannot merge different architectures: {ref.name} is a {ref.library} {ref.architecture}, "
-                f"{s.name} is a {s.library} {s.architecture}"
+                f"cannot merge different architectures: {ref.label} is a {ref.library} {ref.architecture}, "
+                f"{s.label} is a {s.library} {s.architecture}"
+            )
+    out = Path(save.output_dir).expanduser().resolve()
+    for s in parents.everyone:
+        if s.folder.resolve() == out:
+            raise HfnetError(f"--output {out} is one of the input models; choose another folder")
+    return parents
+
+
+# ---------------------------------------------------------------------- 3. shape and class-name checks
+def _skeleton(source: ModelSource) -> HubClassifier:
+    """The parent's model built on the meta device (no weights read): to name the classifier head."""
+    with torch.device("meta"):
+        if source.library == "timm":
+            model = timm.create_model(f"local-dir:{source.folder}", pretrained=False)
+        else:
+            model = AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(source.folder))
+    return HubClassifier.from_model(model)
+
+
+def _shapes(source: ModelSource) -> dict[str, tuple[int, ...]]:
+    with CheckpointReader(source.folder) as reader:
+        return {k: reader.shape(k) for k in reader.keys()}
+
+
+def check_shapes(parents: _Parents, config: MergeConfig, skeleton: HubClassifier) -> _Plan:
+    """Same tensors, same shapes (the head excepted, when a head policy says which head to keep)."""
+    everyone = parents.everyone
+    shapes = [_shapes(s) for s in everyone]
+    head_prefix = skeleton.head_name + "."
+    order = {k: i for i, k in enumerate(skeleton.model.state_dict())}
+    # module order (as in the model's state_dict), so "first mismatched tensor" means first in the network
+    keys = sorted(shapes[0], key=lambda k: (order.get(k, len(order)), k))
+    extras = sorted({k for other in shapes[1:] for k in other if k not in shapes[0]})
+    mismatched: list[str] = []
+    for key in keys + extras:
+        for i, other in enumerate(shapes):
+            if key not in other:
+                owner = next(j for j, s in enumerate(shapes) if key in s)
+                raise HfnetError(
+                    f"cannot merge different architectures: first mismatched tensor '{key}' of "
+                    f"{everyone[owner].label} is missing from {everyone[i].label}"
+                )
+        if len({s[key] for s in shapes}) > 1:
+            if not key.startswith(head_prefix):
+                desc = ", ".join(f"{s.label}: {list(sh[key])}" for s, sh in zip(everyone, shapes))
+                raise HfnetError(f"cannot merge different architectures: first mismatched tensor '{key}' ({desc})")
+            mismatched.append(key)
+    take_head = config.head_from is not None or config.reinit_head
+    if mismatched and not take_head:
+        raise HfnetError(
+            f"the classifier heads differ in shape ({mismatched[0]}: label sets of different sizes); pass "
+            "--head-from MODEL to take the head (and labels) from one model, or --reinit-head to re-initialise it"
+        )
+    return _Plan(keys, [k for k in keys if k.startswith(head_prefix)], mismatched, take_head)
+
+
+def check_class_names(parents: _Parents, plan: _Plan) -> None:
+    """Heads merged like other tensors only when every parent names the same classes in the same order."""
+    if plan.take_head:
+        return
+    ref = parents.sources[0]
+    for s in parents.sources[1:]:
+        if ref.class_names is not None and s.class_names is not None and s.class_names != ref.class_names:
+            shown = next(i for i, (a, b) in enumerate(zip(ref.class_names, s.class_names)) if a != b)
+            raise HfnetError(
+                f"the parents' class names differ ({ref.label} has '{ref.class_names[shown]}' where {s.label} has "
+                f"'{s.class_names[shown]}' at index {shown}): averaging their heads would mix different classes; "
+                "pass --head-from MODEL to keep one parent's head and labels, or --reinit-head"
             )
 
 
-def _tensor_shapes(handle: SafetensorsReader) -> dict[str, tuple[int, ...]]:
-    return {k: handle.shape(k) for k in handle.keys()}
+# ---------------------------------------------------------------------- 4. align
+def align_parents(parents: _Parents, config: MergeConfig, report: MergeReport):
+    """Permutations onto the first parent by weight matching (per parent; None for the first), and its spec."""
+    perms: list[dict[int, Tensor] | None] = [None] * len(parents.sources)
+    if not config.align:
+        return None, perms
+    spec = classifier_permutation_spec(load_classifier(parents.sources[0].folder))
+    with CheckpointReader(parents.sources[0].folder) as reader:
+        state_a = reader.state_dict()
+    for i, s in enumerate(parents.sources[1:], start=1):
+        with CheckpointReader(s.folder) as reader:
+            state_b = reader.state_dict()
+        result = weight_matching(spec, state_a, state_b, seed=config.seed)
+        perms[i] = result.perms
+        report.alignment.append(
+            {
+                "model": s.label,
+                "iterations": result.iterations,
+                "similarity_before": result.similarity_before,
+                "similarity_after": result.similarity_after,
+            }
+        )
+        del state_b
+    return spec, perms
 
 
-def _write_card(
-    folder: Path,
-    report: MergeReport,
-    library: str,
-    *,
-    sources: Sequence[ModelSource],
-    base_source: ModelSource | None,
-    folder_name: str,
-    dataset_name: str | None = None,
-    command: str | None = None,
-) -> None:
-    from hfnet._io import atomic_write_text
-    from hfnet.cards import display_name, source_license
-    from hfnet.hub import ModelCardInfo, render_model_card
+# ---------------------------------------------------------------------- 5. stream
+def _call(method: MergeMethod, tensors: list[Tensor], weights, base: Tensor | None, options: dict[str, Any]) -> Tensor:
+    if "thresholds" in options:  # computed by the job, not a user option
+        return method.fn(tensors, base, weights, **options)
+    return method(tensors, weights, base, **options)
 
-    everyone = [*sources, *([base_source] if base_source else [])]
-    head_policy = report.head_policy
-    for s in everyone:
-        if not s.repo_id:  # local parents by folder name, never their path
-            head_policy = head_policy.replace(s.name, f"`{Path(s.name).name}`")
+
+def _ties_model_thresholds(read, base_reader, plan: _Plan, num_models: int, density: float) -> list[float]:
+    """TIES ``trim="model"``: per model, the trim threshold over its whole task vector (the merged tensors).
+
+    One model's task vector is held at a time (a streaming pass per model before the merge pass).
+    """
+    thresholds = []
+    for i in range(num_models):
+        taus = []
+        for key in plan.keys:
+            if key in plan.head_tensors and plan.take_head:
+                continue
+            t = read(i, key)
+            if t.is_floating_point():
+                taus.append(t.to(torch.float32) - base_reader.get_tensor(key).to(torch.float32))
+        thresholds.append(model_trim_threshold(taus, density))
+        del taus
+    return thresholds
+
+
+def stream(parents: _Parents, plan: _Plan, config: MergeConfig, method: MergeMethod, report: MergeReport):
+    """The merged state dict, read one tensor per parent at a time."""
+    spec, perms = align_parents(parents, config, report)
+    weights = report.weights
+    options = dict(config.options)
+    merged: dict[str, Tensor] = {}
+    generator = torch.Generator().manual_seed(config.seed)
+    h = parents.head_index
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(CheckpointReader(s.folder)) for s in parents.sources]
+        base_reader = stack.enter_context(CheckpointReader(parents.base.folder)) if parents.base else None
+
+        def read(i: int, key: str) -> Tensor:
+            t = readers[i].get_tensor(key)
+            return t if perms[i] is None else permute_tensor(key, t, spec, perms[i])
+
+        if config.method == "ties" and options.get("trim") == "model":
+            options["thresholds"] = _ties_model_thresholds(
+                read, base_reader, plan, len(readers), options.get("density", 0.2)
+            )
+            report.options = {**config.options, "trim_thresholds": list(options["thresholds"])}
+        for key in tqdm(plan.keys, desc=f"merge ({config.method})", disable=len(plan.keys) < 50):
+            first = read(h, key)
+            if key in plan.head_tensors and plan.take_head:
+                merged[key] = _reinit(first, generator) if config.reinit_head else first.contiguous()
+            elif not first.is_floating_point():
+                merged[key] = first.contiguous()
+                report.copied_integer_tensors.append(key)
+            else:
+                tensors = [first if i == h else read(i, key) for i in range(len(readers))]
+                base = base_reader.get_tensor(key) if base_reader is not None else None
+                merged[key] = _call(method, tensors, weights, base, options).contiguous()
+                del tensors, base
+    report.num_tensors = len(merged)
+    return merged
+
+
+def _reinit(t: Tensor, generator: torch.Generator) -> Tensor:
+    """A re-initialised head tensor: weights normal (std 0.01), biases zero."""
+    if t.dim() > 1:
+        return torch.randn(t.shape, generator=generator, dtype=torch.float32).mul_(0.01).to(t.dtype)
+    return torch.zeros_like(t)
+
+
+# ---------------------------------------------------------------------- 6. write (+ BatchNorm)
+def write_checkpoint(
+    tmp: Path, parents: _Parents, merged: dict[str, Tensor], report: MergeReport, bn_data, config: MergeConfig
+) -> HubClassifier | None:
+    """Config and processor files of the head parent, the merged weights, BatchNorm recomputed, the report.
+
+    Returns the written model when it was loaded (BatchNorm), else None.
+    """
+    source = parents.config_source
+    skip = checkpoint_files(source.folder) | {CARD_FILE, REPORT_FILE}
+    for f in source.folder.iterdir():
+        if f.is_file() and f.name not in skip and not f.name.startswith("."):
+            shutil.copyfile(f, tmp / f.name)  # not copy2: the new files follow the umask
+    save_state_dict(merged, tmp, library=source.library)
+    merged.clear()
+    written = None
+    if bn_data is not None:
+        written = load_classifier(tmp)
+        report.batchnorm_layers_recomputed = recompute_batchnorm(written, bn_data, max_samples=config.bn_samples)
+        for name in checkpoint_files(tmp):
+            (tmp / name).unlink()
+        save_state_dict(written.model.state_dict(), tmp, library=source.library)
+    (tmp / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2))
+    return written
+
+
+# ---------------------------------------------------------------------- 7. card
+def merge_card(
+    report: MergeReport, parents: _Parents, config: MergeConfig, metrics: Mapping[str, float], command: str | None
+) -> ModelCardInfo:
+    """The card: parents and weights, the settings (from the config), the measured results and lineage."""
     weights = report.weights or ["(default)"] * len(report.models)
-    rows = "\n".join(f"| {i} | {display_name(m)} | {w} |" for i, (m, w) in enumerate(zip(report.models, weights)))
-    opts = ", ".join(f"{k}={v}" for k, v in report.options.items()) or "defaults"
-    details = (
-        f"| # | parent | weight |\n|---|---|---|\n{rows}\n\n"
-        f"- method: `{report.method}` ({opts})\n"
-        f"- base model: {display_name(report.base) if report.base else 'none'}\n"
-        f"- permutation alignment (weight matching): {'yes' if report.align else 'no'}\n"
-        f"- classifier head: {head_policy} ({len(report.head_tensors)} tensors)\n"
-        f"- tensors with different shapes across parents: {report.mismatched_tensors or 'none'}\n"
-        f"- integer buffers copied, not averaged: {len(report.copied_integer_tensors)}\n"
-        f"- BatchNorm layers with statistics recomputed on data: {report.batchnorm_layers_recomputed}\n"
+    rows = "\n".join(
+        f"| {i} | {display_name(s.card_name)} | {w} |" for i, (s, w) in enumerate(zip(parents.sources, weights))
     )
+    details = f"| # | parent | weight |\n|---|---|---|\n{rows}\n"
     for a in report.alignment:
         details += (
-            f"- alignment of {display_name(a['model'])} to {display_name(report.models[0])}: {a['iterations']} "
-            f"iterations, weight inner product {a['similarity_before']:.4g} -> {a['similarity_after']:.4g}\n"
+            f"\n- alignment of {display_name(a['model'])} to {display_name(report.models[0])}: {a['iterations']} "
+            f"iterations, weight inner product {a['similarity_before']:.4g} -> {a['similarity_after']:.4g}"
         )
-    licenses = {source_license(s.folder, s.repo_id) for s in everyone}
-    license = licenses.pop() if len(licenses) == 1 else None  # carried only when every parent has the same one
-    hub_parents = [s.repo_id for s in everyone if s.repo_id]
-    parents = [("parent", s.name) for s in sources] + ([("base", base_source.name)] if base_source else [])
-    config = {
-        "models": report.models,
-        "method": report.method,
-        "weights": report.weights,
-        "base": report.base,
-        "options": report.options,
-        "head_policy": head_policy,
-        "align": report.align,
+    settings = {
+        "method": f"`{report.method}`",
+        **{f"option `{k}`": v for k, v in report.options.items() if k != "trim_thresholds"},
+        "base model": display_name(parents.base.card_name) if parents.base else "none",
+        "permutation alignment (weight matching)": "yes" if report.align else "no",
+        "classifier head": f"{report.head_policy} ({len(report.head_tensors)} tensors)",
+        "tensors with different shapes across parents": ", ".join(report.mismatched_tensors) or "none",
+        "integer buffers copied, not averaged": len(report.copied_integer_tensors),
+        "BatchNorm statistics recomputed on": (
+            f"{report.batchnorm_dataset} (train split, at most {config.bn_samples} images; "
+            f"{report.batchnorm_layers_recomputed} layers)"
+            if report.batchnorm_dataset
+            else "not recomputed"
+        ),
     }
-    info = ModelCardInfo(
+    licenses = {source_license(s.folder, s.repo_id) for s in parents.everyone}
+    hub_parents = [s.repo_id for s in parents.everyone if s.repo_id]
+    roles = [("parent", s.card_name) for s in parents.sources]
+    roles += [("base", parents.base.card_name)] if parents.base else []
+    datasets = [d for d in (report.batchnorm_dataset, config.eval_dataset) if d and d != _IN_MEMORY]
+    return ModelCardInfo(
         title=f"Merge of {len(report.models)} models ({report.method})",
         summary=f"Produced by `hfnet merge` with method `{report.method}` from the parents listed below. "
         "No fine-tuning was done after merging unless stated; evaluate before use.",
         base_model=hub_parents or None,
         base_model_relation="merge",
-        metrics={k: v for k, v in report.metrics.items() if k != "num_samples"},
-        eval_dataset=dataset_name if report.metrics else None,
+        metrics={k: v for k, v in metrics.items() if k != "num_samples"},
+        eval_dataset=config.eval_dataset if metrics else None,
         eval_split="test",
-        datasets=[dataset_name] if dataset_name else [],
-        parents=parents,
-        license=license,
+        datasets=list(dict.fromkeys(datasets)),
+        parents=roles,
+        license=licenses.pop() if len(licenses) == 1 else None,  # carried only when every parent has the same one
         command=command,
-        config=config,
+        config=_card_config(config, parents),
         tags=["merge", f"merge-{report.method}"],
         details=details,
+        settings=settings,
+        settings_title="Merge",
     )
-    atomic_write_text(folder / "README.md", render_model_card(info, library=library, folder_name=folder_name))
 
 
-def _call(merge_method, tensors: list[Tensor], weights, base: Tensor | None, options: dict[str, Any]) -> Tensor:
-    if "thresholds" in options:  # computed by merge_models, not a user option
-        return merge_method.fn(tensors, base, weights, **options)
-    return merge_method(tensors, weights, base, **options)
+def _card_config(config: MergeConfig, parents: _Parents) -> dict[str, Any]:
+    """The config as the card records it: parents by Hub id or folder name."""
+    out = asdict(config)
+    out["models"] = [s.label for s in parents.sources]
+    if parents.base:
+        out["base"] = parents.base.label
+    if isinstance(config.head_from, str):
+        out["head_from"] = parents.config_source.label
+    return out
 
 
-def _ties_model_thresholds(
-    read, base_handle, keys: list[str], num_models: int, density: float, head_tensors: list[str], take_head: bool
-) -> list[float]:
-    """TIES ``trim="model"``: per model, the trim threshold over its whole task vector (the merged tensors).
+# ---------------------------------------------------------------------- the job
+_IN_MEMORY = "(a dataset given in Python)"
 
-    One model's task vector is held at a time (a streaming pass per model before the merge pass).
+
+def _split(name: str | None, split: str, seed: int):
+    if name is None:
+        return None
+    data = load_image_dataset(name, seed=seed)[split]
+    return data.shuffle(seed=seed) if split == "train" else data
+
+
+def run(
+    config: MergeConfig,
+    save: SaveOptions,
+    *,
+    bn_data=None,
+    eval_data=None,
+    command: str | None = None,
+) -> MergeReport:
+    """Merge ``config.models`` into ``save.output_dir`` (a Hub-format folder with a model card), then push.
+
+    ``bn_data`` / ``eval_data``: in-memory datasets in place of ``config.bn_dataset`` (train split) and
+    ``config.eval_dataset`` (test split).
+
+    Raises:
+        HfnetError: fewer than two models, unknown method, weights of the wrong length, different architectures
+            (naming the first mismatched tensor), heads or class names differing without a head policy, an output
+            folder holding other files; nothing is written then.
     """
-    from hfnet.merging.ties import model_trim_threshold
+    method = validate(config, save)
+    parents = resolve_parents(config, save)
+    skeleton = _skeleton(parents.config_source)
+    plan = check_shapes(parents, config, skeleton)
+    check_class_names(parents, plan)
+    bn_data = bn_data if bn_data is not None else _split(config.bn_dataset, "train", config.seed)
+    eval_data = eval_data if eval_data is not None else _split(config.eval_dataset, "test", config.seed)
+    report = MergeReport(
+        output=Path(save.output_dir).expanduser().resolve().name,
+        method=config.method,
+        models=[s.label for s in parents.sources],
+        weights=check_weights(config.weights or None, len(config.models)),
+        base=parents.base.label if parents.base else None,
+        options=config.options,
+        head_policy=(
+            f"taken from {parents.config_source.label}" if config.head_from is not None else config.head_policy
+        ),
+        head_tensors=plan.head_tensors,
+        mismatched_tensors=plan.mismatched,
+        align=config.align,
+        batchnorm_dataset=(config.bn_dataset or _IN_MEMORY) if bn_data is not None else None,
+    )
 
-    thresholds = []
-    for i in range(num_models):
-        taus = []
-        for key in keys:
-            if key in head_tensors and take_head:
-                continue
-            t = read(i, key)
-            if not t.is_floating_point():
-                continue
-            taus.append(t.to(torch.float32) - base_handle.get_tensor(key).to(torch.float32))
-        thresholds.append(model_trim_threshold(taus, density))
-        del taus
-    return thresholds
+    def write(tmp: Path) -> HubClassifier | None:
+        merged = stream(parents, plan, config, method, report)
+        written = write_checkpoint(tmp, parents, merged, report, bn_data, config)
+        return written if written is not None or eval_data is None else load_classifier(tmp)
+
+    done = finish(
+        skeleton,
+        save,
+        lambda metrics: merge_card(report, parents, config, metrics, command),
+        eval_dataset=eval_data,
+        write=write,
+    )
+    report.metrics, report.hub_url = done.metrics, done.hub_url
+    logger.info("merged %d models into %s", len(parents.sources), done.output_dir)
+    return report
+
+
+_OPTION_FIELDS = {"density": "density", "scale": "scale", "t": "t", "trim": "trim", "norm": "slerp_norm"}
 
 
 def merge_models(
@@ -277,228 +547,27 @@ def merge_models(
     private: bool = False,
     command: str | None = None,
 ) -> MergeReport:
-    """Merge same-architecture checkpoints into a Hub-format folder at ``output`` (with a model card).
+    """:func:`run` with Python arguments: in-memory ``batchnorm_dataset`` / ``eval_dataset`` (``dataset_name``
+    names the latter in the card), method ``options`` as a dict (``density``, ``scale``, ``trim``, ``t``, ``norm``).
 
-    Args:
-        models: two or more Hub-format folders or Hub ids of one timm/transformers architecture.
-        output: the folder to write (written atomically: nothing appears on error).
-        method: a registered merge method (``average``, ``task_arithmetic``, ``ties``, ``slerp``).
-        weights: one weight per model (method-specific meaning; see the method's function).
-        base: the common base model (task arithmetic, TIES).
-        head_from: the model (name, path or index) whose classifier head, config and labels the output takes;
-            required when heads have different shapes. Default: heads are merged like every other tensor when
-            their shapes agree, config from the first model.
-        reinit_head: re-initialise the head (normal, std 0.01; zero bias) in the shape of ``head_from``'s head.
-        align: permute every model onto the first one by weight matching (Git Re-Basin) before merging.
-        options: extra method options (``density``, ``scale``, ``trim`` for TIES: ``"tensor"`` or ``"model"``;
-            ``t``, ``norm`` for SLERP).
-        batchnorm_dataset: recompute BatchNorm statistics on these images after merging (raw or transformed).
-        batchnorm_samples: at most this many images for the recomputation.
-        seed: seed for the re-initialised head and for weight matching's visiting order.
-        eval_dataset / dataset_name: evaluate the merged model on this (test) split before the card is written, so
-            the card's model-index holds the measured accuracy (``dataset_name``: hfnet name or Hub dataset id).
-        overwrite: write into an existing ``output`` folder that holds other files (only hfnet's are replaced).
-        push_to_hub / hub_model_id / private: upload the result to the Hub repo ``hub_model_id``; a failed push
-            keeps the local result and raises a one-line ``HfnetError``.
-        command: the command line that reproduces this merge, shown in the card.
-
-    Raises:
-        HfnetError: fewer than two models, unknown method, weights of the wrong length, different architectures
-            (naming the first mismatched tensor), head shapes differing without a head policy.
+    See :class:`~hfnet.merging.config.MergeConfig` for the meaning of each setting.
     """
-    from safetensors.torch import save_file
-    from tqdm.auto import tqdm
-
-    from hfnet._io import atomic_dir, check_output_dir
-
-    if len(models) < 2:
-        raise HfnetError(f"merging needs at least two models, got {len(models)}: pass two or more model folders/ids")
-    merge_method = get_merge_method(method)
-    weights = check_weights(weights, len(models))
     options = dict(options or {})
-    if merge_method.max_models is not None and len(models) > merge_method.max_models:
-        raise HfnetError(f"method '{method}' merges at most {merge_method.max_models} models, got {len(models)}")
-    if merge_method.needs_base and base is None:
-        raise HfnetError(f"method '{method}' needs --base: the model the merged models were fine-tuned from")
-    if base is not None and not merge_method.needs_base:
-        raise HfnetError(f"method '{method}' does not use a base model; drop --base or use task_arithmetic / ties")
-    if align and base is not None:
-        raise HfnetError(
-            "--align is for independently trained models; models fine-tuned from a common --base share their units"
-        )
-    unknown = set(options) - set(merge_method.options)
+    unknown = set(options) - set(_OPTION_FIELDS)
     if unknown:
-        raise HfnetError(f"method '{method}' takes no option(s) {sorted(unknown)}; it takes {merge_method.options}")
-
-    if push_to_hub and not hub_model_id:
-        raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
-    check_output_dir(output, overwrite=overwrite)  # refuse before any work
-
-    sources = [resolve_source(m) for m in models]
-    base_source = resolve_source(base) if base is not None else None
-    _check_architectures(sources + ([base_source] if base_source else []))
-    out_path = Path(output).expanduser().resolve()
-    for s in sources + ([base_source] if base_source else []):
-        if s.folder.resolve() == out_path:
-            raise HfnetError(f"--output {out_path} is one of the input models; choose another folder")
-    head_index = _pick(sources, head_from, "--head-from")
-    config_source = sources[head_index]
-    skeleton = _skeleton(config_source)
-    head_prefix = skeleton.head_name + "."
-    module_order = {k: i for i, k in enumerate(skeleton.model.state_dict())}
-    del skeleton
-
-    with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(SafetensorsReader(s.weights)) for s in sources]
-        base_handle = stack.enter_context(SafetensorsReader(base_source.weights)) if base_source else None
-        shapes = [_tensor_shapes(h) for h in handles + ([base_handle] if base_handle else [])]
-        names_all = [s.name for s in sources] + ([base_source.name] if base_source else [])
-        # module order (as in the model's state_dict), so "first mismatched tensor" means first in the network
-        ref_names = sorted(shapes[0], key=lambda k: (module_order.get(k, len(module_order)), k))
-        extras = sorted({k for other in shapes[1:] for k in other if k not in shapes[0]})
-        mismatched: list[str] = []
-        for key in ref_names + extras:
-            for i, other in enumerate(shapes):
-                if key not in other:
-                    owner = next(j for j, s in enumerate(shapes) if key in s)
-                    raise HfnetError(
-                        f"cannot merge different architectures: first mismatched tensor '{key}' of "
-                        f"{names_all[owner]} is missing from {names_all[i]}"
-                    )
-            if len({s[key] for s in shapes}) > 1:
-                if not key.startswith(head_prefix):
-                    desc = ", ".join(f"{n}: {list(s[key])}" for n, s in zip(names_all, shapes))
-                    raise HfnetError(f"cannot merge different architectures: first mismatched tensor '{key}' ({desc})")
-                mismatched.append(key)
-        if mismatched and head_from is None and not reinit_head:
-            raise HfnetError(
-                f"the classifier heads differ in shape ({mismatched[0]}: label sets of different sizes); pass "
-                "--head-from MODEL to take the head (and labels) from one model, or --reinit-head to re-initialise it"
-            )
-        head_tensors = [k for k in ref_names if k.startswith(head_prefix)]
-        take_head = head_from is not None or reinit_head
-
-        report = MergeReport(
-            output=str(out_path),
-            method=method,
-            models=[s.name for s in sources],
-            weights=weights,
-            base=base_source.name if base_source else None,
-            options=options,
-            head_policy=(
-                "re-initialised"
-                if reinit_head
-                else f"taken from {config_source.name}"
-                if head_from is not None
-                else "merged like the other tensors"
-            ),
-            head_tensors=head_tensors,
-            mismatched_tensors=mismatched,
-            align=align,
-        )
-
-        # ------------------------------------------------------------------ alignment (perms per model)
-        spec = None
-        perms: list[dict[int, Tensor] | None] = [None] * len(sources)
-        if align:
-            from safetensors.torch import load_file
-
-            from hfnet.hub import load_classifier
-            from hfnet.merging.align import classifier_permutation_spec, weight_matching
-
-            spec = classifier_permutation_spec(load_classifier(sources[0].folder))
-            state_a = load_file(str(sources[0].weights))
-            for i, s in enumerate(sources[1:], start=1):
-                state_b = load_file(str(s.weights))
-                result = weight_matching(spec, state_a, state_b, seed=seed)
-                perms[i] = result.perms
-                report.alignment.append(
-                    {
-                        "model": s.name,
-                        "iterations": result.iterations,
-                        "similarity_before": result.similarity_before,
-                        "similarity_after": result.similarity_after,
-                    }
-                )
-                del state_b
-            del state_a
-
-        def read(i: int, key: str) -> Tensor:
-            t = handles[i].get_tensor(key)
-            if perms[i] is not None:
-                from hfnet.merging.align import permute_tensor
-
-                t = permute_tensor(key, t, spec, perms[i])
-            return t
-
-        # ------------------------------------------------------------------ TIES whole-model trim thresholds
-        method_options = dict(options)
-        if method == "ties" and options.get("trim") == "model":
-            method_options["thresholds"] = _ties_model_thresholds(
-                read, base_handle, ref_names, len(sources), options.get("density", 0.2), head_tensors, take_head
-            )
-            report.options = {**options, "trim_thresholds": list(method_options["thresholds"])}
-
-        # ------------------------------------------------------------------ stream
-        merged: dict[str, Tensor] = {}
-        generator = torch.Generator().manual_seed(seed)
-        for key in tqdm(ref_names, desc=f"merge ({method})", disable=len(ref_names) < 50):
-            if key in head_tensors and take_head:
-                t = read(head_index, key)
-                if reinit_head:
-                    t = (
-                        torch.randn(t.shape, generator=generator, dtype=torch.float32).mul_(0.01).to(t.dtype)
-                        if t.dim() > 1
-                        else torch.zeros_like(t)
-                    )
-                merged[key] = t.contiguous()
-                continue
-            first = read(head_index, key)
-            if not first.is_floating_point():
-                merged[key] = first.contiguous()
-                report.copied_integer_tensors.append(key)
-                continue
-            tensors = [first if i == head_index else read(i, key) for i in range(len(sources))]
-            base_tensor = base_handle.get_tensor(key) if base_handle is not None else None
-            merged[key] = _call(merge_method, tensors, weights, base_tensor, method_options).contiguous()
-            del tensors, base_tensor
-        report.num_tensors = len(merged)
-
-    with atomic_dir(out_path, overwrite=overwrite) as tmp:
-        for f in config_source.folder.iterdir():
-            if f.is_file() and f.name not in _SKIP_FILES and not f.name.startswith("."):
-                shutil.copyfile(f, tmp / f.name)  # not copy2: the new files follow the umask
-        save_file(merged, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        del merged
-        if batchnorm_dataset is not None:
-            from hfnet.hub import load_classifier
-            from hfnet.merging.batchnorm import recompute_batchnorm
-
-            clf = load_classifier(tmp)
-            report.batchnorm_layers_recomputed = recompute_batchnorm(
-                clf, batchnorm_dataset, max_samples=batchnorm_samples
-            )
-            state = {k: v.contiguous() for k, v in clf.model.state_dict().items()}
-            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            del clf, state
-        if eval_dataset is not None:
-            from hfnet.evaluation import evaluate_classifier
-            from hfnet.hub import load_classifier
-
-            report.metrics = evaluate_classifier(load_classifier(tmp), eval_dataset, progress=False)
-        (tmp / "hfnet_merge.json").write_text(json.dumps(report.to_dict(), indent=2))
-        _write_card(
-            tmp,
-            report,
-            config_source.library,
-            sources=sources,
-            base_source=base_source,
-            folder_name=out_path.name,
-            dataset_name=dataset_name,
-            command=command,
-        )
-    logger.info("merged %d models into %s", len(sources), out_path)
-    from hfnet.hub import push_result
-
-    push_result(out_path, push=push_to_hub, hub_model_id=hub_model_id, private=private)
-    return report
+        raise HfnetError(f"method '{method}' takes no option(s) {sorted(unknown)}")
+    config = MergeConfig(
+        models=[str(m) for m in models],
+        method=method,
+        weights=list(weights or []),
+        base=str(base) if base is not None else None,
+        head_from=head_from if isinstance(head_from, int) or head_from is None else str(head_from),
+        reinit_head=reinit_head,
+        align=align,
+        bn_samples=batchnorm_samples,
+        eval_dataset=dataset_name,
+        seed=seed,
+        **{_OPTION_FIELDS[k]: v for k, v in options.items()},
+    )
+    save = SaveOptions(str(output), overwrite, push_to_hub, hub_model_id, private)
+    return run(config, save, bn_data=batchnorm_dataset, eval_data=eval_dataset, command=command)

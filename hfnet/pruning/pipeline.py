@@ -39,7 +39,8 @@ def calibration_batches(
 
     Every process of a distributed run builds the same list (the scorers then take every N-th batch).
     """
-    from hfnet.data import collate_fn, is_transformed, with_model_transform
+    from hfnet.data import collate_fn, is_transformed
+    from hfnet.preprocessing import with_model_transform
 
     if batch_size < 1:
         raise HfnetError(f"calibration batch size must be >= 1, got {batch_size}")
@@ -184,8 +185,7 @@ def _model_card(
     training_args=None,
     command: str | None = None,
 ):
-    from hfnet.cards import display_name
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo, display_name
 
     s = outcome.sparsity
     base = classifier.source
@@ -441,8 +441,7 @@ def _structured_model_card(
     training_args=None,
     command: str | None = None,
 ):
-    from hfnet.cards import display_name
-    from hfnet.hub import ModelCardInfo
+    from hfnet.cards import ModelCardInfo, display_name
 
     c, lat = outcome.counts, outcome.latency
     base = classifier.source

@@ -180,7 +180,7 @@ def rank_job(
         config: the job's options.
         dataset: the target split.
         dataset_name: shown in the table and the plot.
-        loader: loads a candidate given as a string (default :func:`hfnet.hub.load_classifier`).
+        loader: loads a candidate given as a string (default :func:`hfnet.classifier.load_classifier`).
         api: an ``HfApi`` for ``config.search`` (tests pass a fake).
         on_search: called with the search results (sizes, skips) before anything is downloaded; default: logged.
 
@@ -207,7 +207,7 @@ def rank_job(
     if not candidates:
         raise HfnetError("no candidates: pass --candidates M1 M2 ... and/or --search QUERY")
     if state is not None and state.device.type != "cpu":  # each process runs its candidates on its own GPU
-        from hfnet.hub import load_classifier
+        from hfnet.classifier import load_classifier
 
         base_loader = loader or load_classifier
 

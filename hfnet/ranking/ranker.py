@@ -190,7 +190,8 @@ def forward_outputs(classifier, dataset, *, batch_size: int = 64, progress: bool
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from hfnet.data import collate_fn, with_model_transform
+    from hfnet.data import collate_fn
+    from hfnet.preprocessing import with_model_transform
 
     loader = DataLoader(
         with_model_transform(dataset, classifier.preprocessing), batch_size=batch_size, collate_fn=collate_fn
@@ -253,7 +254,7 @@ def rank_models(
         seed: picks the samples.
         names: display names for the candidates (default: the id / path / source).
         progress: show tqdm bars over candidates and batches.
-        loader: loads a candidate given as a string (default :func:`hfnet.hub.load_classifier`).
+        loader: loads a candidate given as a string (default :func:`hfnet.classifier.load_classifier`).
         cache_dir: keep each candidate's logits and features here (:class:`hfnet.ranking.cache.FeatureCache`),
             keyed by candidate revision / content, dataset fingerprint and samples; a cached candidate is neither
             loaded nor run.
@@ -329,7 +330,7 @@ def rank_models(
         notes=notes,
     )
     if loader is None:
-        from hfnet.hub import load_classifier as loader
+        from hfnet.classifier import load_classifier as loader
     display = list(names) if names is not None else [_candidate_name(c) for c in candidates]
     if len(display) != len(candidates):
         raise HfnetError(f"{len(display)} names given for {len(candidates)} candidates")

@@ -38,9 +38,10 @@ from hfnet._plots import pyplot, save_figure
 from hfnet._table import format_table
 from hfnet.analysis.compare import compare_models
 from hfnet.analysis.plots import plot_comparison, plot_summary
+from hfnet.cards import ModelCardInfo
+from hfnet.classifier import load_classifier
 from hfnet.data import class_names, load_image_dataset
 from hfnet.evaluation import evaluate_classifier
-from hfnet.hub import ModelCardInfo, load_classifier
 from hfnet.merging import merge_models
 from hfnet.training import train_classifier
 from hfnet.zoo import tiny_resnet

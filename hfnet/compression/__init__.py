@@ -1,0 +1,7 @@
+"""Compression: structured pruning (whole heads and MLP neurons) recovered by distillation from the dense teacher,
+stage by stage (``hfnet compress``). The steps are named functions in :mod:`hfnet.compression.pipeline`; the KD +
+hint loss is :class:`hfnet.compression.trainer.CompressionTrainer`."""
+
+from hfnet.compression.config import CompressConfig, stage_sparsities
+
+__all__ = ["CompressConfig", "stage_sparsities"]
