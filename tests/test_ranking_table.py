@@ -112,3 +112,22 @@ def test_plot_bars_grow_with_quality_whatever_the_sign():
     assert lengths[1] == min(v for v in lengths if v is not None) > 0
     lower = bar_lengths([5.0, 2.0, 9.0], higher_is_better=False)
     assert lower[1] == max(lower) and lower[2] == min(lower)
+
+
+def test_recommended_ties_go_to_the_better_logme():
+    from hfnet.ranking.ranker import CandidateResult, Ranking
+
+    ranking = Ranking(
+        metrics=["logme", "recommended"],
+        higher_is_better={"logme": True, "recommended": False},
+        candidates=[
+            CandidateResult("a", scores={"logme": -0.5, "recommended": 1.5}),
+            CandidateResult("b", scores={"logme": -0.2, "recommended": 1.5}),
+            CandidateResult("c", scores={"logme": -0.1, "recommended": 3.0}),
+        ],
+        num_samples=3,
+        num_target_classes=2,
+        target_classes=["x", "y"],
+    )
+    assert ranking.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    assert ranking.ranks("logme") == {"c": 1, "b": 2, "a": 3}

@@ -383,7 +383,9 @@ def fashion_groups(per: int, test: int, seed: int):
 
 
 # ------------------------------------------------------------------------------------------------- correlations
-def correlations(scores: dict[str, float | None], acc: dict[str, float], higher_is_better: bool) -> dict:
+def correlations(
+    scores: dict[str, float | None], acc: dict[str, float], higher_is_better: bool, tie: dict | None = None
+) -> dict:
     from scipy.stats import kendalltau, weightedtau
 
     names = [n for n, v in scores.items() if v is not None and np.isfinite(v)]
@@ -392,7 +394,8 @@ def correlations(scores: dict[str, float | None], acc: dict[str, float], higher_
     sign = 1.0 if higher_is_better else -1.0
     s = np.array([sign * scores[n] for n in names])
     a = np.array([acc[n] for n in names])
-    pick = names[int(np.argmax(s))]
+    best = [n for n, v in zip(names, s) if v == s.max()]  # ties: the better ``tie`` value (recommended: LogME)
+    pick = max(best, key=lambda n: (tie or {}).get(n) if (tie or {}).get(n) is not None else -np.inf)
     return {
         "kendall_tau": float(kendalltau(s, a).statistic),
         "weighted_tau": float(weightedtau(s, a).statistic),
@@ -717,7 +720,10 @@ def averages(corr: dict, groups: dict, rows: list[str]) -> dict:
         for m in rows:
             average[g][m] = {}
             for key in ("kendall_tau", "weighted_tau", "top1_regret"):
-                vals = [corr[t][m][key] for t in members if corr[t][m][key] is not None]
+                # a constant score has no tau (NaN): left out of the mean, as a missing one
+                vals = [
+                    corr[t][m][key] for t in members if corr[t][m][key] is not None and np.isfinite(corr[t][m][key])
+                ]
                 average[g][m][key] = float(np.mean(vals)) if vals else None
             regrets = [corr[t][m]["top1_regret"] for t in members if corr[t][m]["top1_regret"] is not None]
             average[g][m]["max_regret"] = float(max(regrets)) if regrets else None
@@ -819,7 +825,12 @@ def main() -> None:
             f"{len(class_names(data['train']))} classes"
         )
         corr[t] = {
-            m: correlations({n: s.get(m) for n, s in scores[t].items()}, accs[t], METRICS[m].higher_is_better)
+            m: correlations(
+                {n: s.get(m) for n, s in scores[t].items()},
+                accs[t],
+                METRICS[m].higher_is_better,
+                tie={n: s.get("logme") for n, s in scores[t].items()} if m == "recommended" else None,
+            )
             for m in metrics
         }
         for baseline, key in BASELINES.items():

@@ -75,15 +75,28 @@ class Ranking:
         return [c for c in self.candidates if c.error is not None]
 
     def ranks(self, metric: str) -> dict[str, int | None]:
-        """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing)."""
+        """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing).
+
+        Ties under ``recommended`` go to the better LogME value (its rule), when LogME was computed.
+        """
         values = {c.name: c.scores.get(metric) for c in self.ranked}
         present = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
         sign = -1.0 if self.higher_is_better[metric] else 1.0
-        ordered = sorted(present.values(), key=lambda v: sign * v)
+        breaker = TIE_BREAK.get(metric)
+
+        def key(name: str) -> tuple[float, float]:
+            second = self.candidate(name).scores.get(breaker) if breaker else None
+            ok = second is not None and np.isfinite(second)
+            return (sign * present[name], -second if ok and self.higher_is_better.get(breaker, True) else 0.0)
+
+        ordered = sorted(key(n) for n in present)
         out: dict[str, int | None] = {k: None for k in values}
-        for name, value in present.items():
-            out[name] = 1 + ordered.index(value)
+        for name in present:
+            out[name] = 1 + ordered.index(key(name))
         return out
+
+    def candidate(self, name: str) -> CandidateResult:
+        return next(c for c in self.candidates if c.name == name)
 
     def rows(self) -> list[dict[str, Any]]:
         """Table rows: one per candidate, a score column and a rank column per metric."""
@@ -117,6 +130,8 @@ class Ranking:
         return path
 
 
+# the recommended score's rule: ties go to the better LogME
+TIE_BREAK = {"recommended": "logme"}
 # what a candidate says about itself (its card and config, or the Hub search), shown in their own columns
 REPORTED = ("source_accuracy", "source_dataset", "downloads")
 SET_RELATIVE_NOTE = (
