@@ -791,7 +791,7 @@ def main() -> None:
     missing = [t for t in targets if t not in truth["targets"]]
     if missing:
         logger.warning("no ground truth (fine-tuning not run) for %s: left out", ", ".join(missing))
-    targets = {t: d for t, d in targets.items() if t in truth["targets"]}
+    loaded, targets = targets, {t: d for t, d in targets.items() if t in truth["targets"]}
     # the small-N setting on the large targets: the same ground truth, scores from 200 of the 1000 images
     scored = {t: (t, None) for t in targets}
     scored |= {f"{t}@{SMALL_N}": (t, SMALL_N) for t in targets if t.endswith("_1000")}
@@ -849,7 +849,7 @@ def main() -> None:
     average = averages(corr, groups, rows)
 
     # Cost: ranking with every default score vs plain forward passes on the same images
-    cost_data = targets["fashion_mnist"]["test"]
+    cost_data = loaded["fashion_mnist"]["test"]  # its test images: the cost needs no ground truth
     cost_data = cost_data.select(range(min(len(cost_data), 60 if args.quick else args.cost_images)))
     cost = measure_cost(zoo, cost_data, batch_size=64, repeats=1 if args.quick else 3, metrics=list(DEFAULT_METRICS))
     logger.info("cost ratio %.3f (recommended alone %.3f)", cost["ratio"], cost["recommended_ratio"])
