@@ -153,6 +153,8 @@ def test_distill_card_local_teacher(tmp_path, tiny_resnet_dir, digits_small):
     )
     text = check_card(tmp_path / "out" / "student", results[-1].metrics["accuracy"])
     assert "| teacher | `model` (local folder) |" in text
+    # a count is an integer in the card (issue 19: not `parameters 21162.0000`)
+    assert re.search(r"\| parameters \| \d+ \|", text) and not re.search(r"parameters \| \d+\.\d", text)
 
 
 def test_demo_zoo_card(tmp_path, digits_small):
