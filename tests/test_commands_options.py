@@ -256,3 +256,20 @@ def test_option_spelling_dest_is_not_a_dataclass_field():
     assert all(
         not f.name.startswith(_OPTION_PREFIX) for d in load_job("prune").ARGUMENTS for f in dataclasses.fields(d)
     )
+
+
+def test_config_file_numbers_follow_the_same_rules(tmp_path, capsys):
+    cases = {
+        "batch_size: 1.5": "--batch-size must be an integer, got 1.5",
+        "alpha: .nan": "--alpha must be a finite number, got nan",
+        "temperature: 0": "--temperature must be > 0, got 0",
+        "alpha: 2": "--alpha must be in [0, 1], got 2",
+        "max_grad_norm: -1": "--max_grad_norm must be >= 0, got -1",
+        "epochs: true": "--epochs must be a number, got True",
+    }
+    for i, (line, message) in enumerate(cases.items()):
+        path = tmp_path / f"c{i}.yml"
+        path.write_text(f"teacher: T\nstudent: S\ndataset: digits\noutput_dir: {tmp_path / 'out'}\n{line}\n")
+        assert main(["distill", "--config", str(path)]) == 1
+        assert capsys.readouterr().err.strip() == f"error: {message}", line
+    assert not (tmp_path / "out").exists()
