@@ -469,7 +469,7 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
     order = [*(t for t in targets if t in HELD_OUT_TARGETS), *seen]
     for t in order:
         data = targets[t]
-        if t in truth["targets"]:
+        if t in truth["targets"] or args.no_finetune:
             continue
         epochs = 1 if args.quick or t.endswith("_1000") else args.epochs
         truth["targets"][t] = finetune_target(zoo, t, data, args, epochs, seeds)
@@ -762,6 +762,9 @@ def main() -> None:
     parser.add_argument("--cost-images", type=int, default=400)
     parser.add_argument(
         "--finetune-only", action="store_true", help="compute the ground truth (groundtruth.json) only"
+    )
+    parser.add_argument(
+        "--no-finetune", action="store_true", help="score only the targets groundtruth.json already holds"
     )
     parser.add_argument("--reuse-accuracy", default=None, help="a previous results.json whose accuracies to keep")
     args = parser.parse_args()
