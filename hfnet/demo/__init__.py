@@ -248,13 +248,15 @@ def summarize(rows: list[dict[str, Any]], output_dir: str | Path) -> str:
         "pruning": "pruning",
         "merging": "merging",
         "distillation": "distillation",
+        "compression": "compression",
     }
     lines = []
     for step, items in sections.items():
         seconds = sum(float(r.get("seconds") or 0) for r in items)
         lines.append(f"{step} ({len(items)} runs, {seconds:.0f} s) -> {Path(output_dir) / where.get(step, step)}")
         for r in items[:6]:
-            keys = [k for k, v in r.items() if k not in ("step", "model", "seconds") and v is not None][:3]
+            shown = 6 if step == "compression" else 3  # compression: size, latency and accuracy against the teacher
+            keys = [k for k, v in r.items() if k not in ("step", "model", "seconds") and v is not None][:shown]
             values = ", ".join(f"{k} {r[k]:.3f}" if isinstance(r[k], float) else f"{k} {r[k]}" for k in keys)
             lines.append(f"  {r.get('model', '')}: {values}")
     lines.append(f"full table: {Path(output_dir) / 'results.md'} (and results.json, accuracy.png)")
