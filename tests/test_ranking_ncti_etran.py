@@ -84,7 +84,7 @@ def test_recommended_is_the_mean_rank_with_missing_values_last():
 
 
 def test_ncti_nearest_centre_term_uses_the_class_priors():
-    y = np.array([0, 0, 0, 0, 1, 1])  # imbalanced: the prior log(n_c / N) matters
+    y = np.array([0, 0, 1, 1, 0, 0])  # imbalanced: the prior log(n_c / N) matters
     terms = ncti_terms(F, y)
     x = F - F.mean(0)
     means = np.stack([x[y == c].mean(0) for c in (0, 1)])
