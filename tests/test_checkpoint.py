@@ -255,3 +255,21 @@ def test_reader_errors_name_the_file_and_the_fix(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not a zip")
     with pytest.raises(HfnetError, match="pytorch_model.bin is not a readable PyTorch checkpoint"):
         verify_checkpoint(tmp_path)
+
+
+def test_push_of_a_folder_hfnet_did_not_write_takes_its_files_but_hidden_ones(
+    tiny_vit_classifier, tmp_path, monkeypatch
+):
+    import huggingface_hub
+    from fakehub import FakeHfApi
+
+    folder = tmp_path / "theirs"
+    tiny_vit_classifier.model.save_pretrained(folder)  # plain transformers: no hfnet manifest
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref")
+    (folder / "notes.txt").write_text("theirs")
+    FakeHfApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    push_to_hub(folder, "me/theirs")
+    uploaded = {op.path_in_repo for op in FakeHfApi.calls[1][2]}
+    assert uploaded == {"config.json", "model.safetensors", "notes.txt", "README.md"}

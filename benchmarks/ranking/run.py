@@ -469,7 +469,7 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
     order = [*(t for t in targets if t in HELD_OUT_TARGETS), *seen]
     for t in order:
         data = targets[t]
-        if t in truth["targets"]:
+        if t in truth["targets"] or args.no_finetune:
             continue
         epochs = 1 if args.quick or t.endswith("_1000") else args.epochs
         truth["targets"][t] = finetune_target(zoo, t, data, args, epochs, seeds)
@@ -644,14 +644,24 @@ def write_markdown(out: Path, result: dict) -> None:
         "",
         "## Cost",
         "",
-        f"Ranking {c['candidates']} candidates on {c['images']} images with all {len(metrics)} default scores: "
+        f"Ranking {c['candidates']} candidates on {c['images']} images with all {len(c['score_s_per_metric'])} "
+        "default scores: "
         f"{c['rank_s']:.2f} s vs {c['plain_forward_s']:.2f} s for their plain forward passes on the same images "
         f"(same preprocessing and loader), ratio **{c['ratio']:.3f}x** (min of {len(c['all_rank_s'])} interleaved "
         f"repeats; the machine is shared, so repeats differ: plain {c['all_plain_s']} s, ranking "
         f"{c['all_rank_s']} s). Inside the ranking, computing all scores took "
         f"{c['score_s']:.2f} s against {c['forward_in_rank_s']:.2f} s of forward passes: "
         f"**+{100 * c['score_overhead']:.1f}%**. Seconds per score, summed over the candidates: {per}. "
-        f"Loading the GloVe vectors once per process adds {c['word_vectors_load_s']:.2f} s.",
+        f"Loading the GloVe vectors once per process adds {c['word_vectors_load_s']:.2f} s. "
+        + (
+            f"The recommended score alone (its components logme, leep, ncti): {c['recommended_s']:.2f} s, ratio "
+            f"**{c['recommended_ratio']:.3f}x** (repeats {c['all_recommended_s']} s; below 1 means the shared "
+            "machine's noise exceeds its cost); by the per-score seconds above its components take "
+            f"{sum(c['score_s_per_metric'].get(m, 0) for m in ('logme', 'leep', 'ncti', 'recommended')):.2f} s "
+            f"against {c['forward_in_rank_s']:.2f} s of forward passes."
+            if "recommended_s" in c
+            else ""
+        ),
     ]
     if "sharded" in result:
         sh = result["sharded"]
@@ -763,6 +773,9 @@ def main() -> None:
     parser.add_argument(
         "--finetune-only", action="store_true", help="compute the ground truth (groundtruth.json) only"
     )
+    parser.add_argument(
+        "--no-finetune", action="store_true", help="score only the targets groundtruth.json already holds"
+    )
     parser.add_argument("--reuse-accuracy", default=None, help="a previous results.json whose accuracies to keep")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -856,7 +869,8 @@ def main() -> None:
 
     protocol = (
         f"Protocol: scores computed on each target's training subset; every candidate then fine-tuned on it "
-        f"(new head, all weights, AdamW lr {args.lr}, weight decay 0.01, {epochs} epochs, batch {args.batch_size}, "
+        f"(new head, all weights, AdamW lr {args.lr}, weight decay 0.01, {epochs} epochs (1 on the {LARGE_N}-image "
+        f"targets: about the same optimiser steps), batch {args.batch_size}, "
         f"no augmentation) once per seed {seeds}, evaluated on the test subset; ground truth = mean test accuracy "
         f"over the seeds. EfficientNet-Lite inputs at "
         f"{args.effnet_size} px (native 224-260 px), MNIST CNN 28 px, tiny ResNet/ViT 32 px. Small source models "
