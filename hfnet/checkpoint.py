@@ -23,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
-from huggingface_hub import save_torch_state_dict
+from huggingface_hub import save_torch_state_dict, split_torch_state_dict_into_shards
+from safetensors.torch import save_file
 from torch import Tensor
 
 from hfnet.errors import HfnetError
@@ -245,7 +246,8 @@ def save_state_dict(
     folder = Path(folder)
     before = {p.name for p in folder.iterdir()}
     tensors = {k: v.contiguous() for k, v in state.items()}
-    if library == "timm":
-        max_shard_size = 2**62  # timm reads one model.safetensors
-    save_torch_state_dict(tensors, folder, max_shard_size=max_shard_size, metadata={"format": "pt"})
+    if library == "timm" or not split_torch_state_dict_into_shards(tensors, max_shard_size=max_shard_size).is_sharded:
+        save_file(tensors, str(folder / SAFETENSORS), metadata={"format": "pt"})  # timm reads one model.safetensors
+    else:
+        save_torch_state_dict(tensors, folder, max_shard_size=max_shard_size, metadata={"format": "pt"})
     return sorted({p.name for p in folder.iterdir()} - before)

@@ -2,7 +2,7 @@
 
 Sources: a Hub dataset id, a local ``imagefolder``, and the built-in offline sources of
 :mod:`hfnet.builtin_datasets` (``digits``, ``fashion_mnist``, ``mnist``: built once, then loaded from a cache).
-Preprocessing comes from the model (:class:`hfnet.hub.Preprocessing`), so any dataset feeds any loaded model.
+Preprocessing comes from the model (:class:`hfnet.preprocessing.Preprocessing`), so any dataset feeds any loaded model.
 """
 
 from __future__ import annotations

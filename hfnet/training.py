@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
+
+from transformers import Trainer, TrainingArguments, set_seed
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from hfnet.data import collate_fn, is_transformed
 from hfnet.errors import HfnetError
@@ -32,8 +36,6 @@ def default_training_arguments(
         report_to: where the Trainer logs (``"none"``, ``"tensorboard"``, ``"wandb"``, ``"all"``, or a list), as in
             ``TrainingArguments.report_to``; default none.
     """
-    from transformers import TrainingArguments
-
     if epochs <= 0 and max_steps <= 0:
         raise HfnetError("training needs --epochs > 0 or --max-steps > 0")
     kwargs: dict[str, Any] = dict(
@@ -79,15 +81,35 @@ def remove_empty_dirs(created: list[Path]) -> None:
             break
 
 
+class StderrProgressCallback(ProgressCallback):
+    """The Trainer's progress bar, with its log lines on stderr (``ProgressCallback`` writes them to stdout)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        bar = self.training_bar
+        if bar is None:
+            return super().on_log(args, state, control, logs=logs, **kwargs)
+        write = bar.write
+        bar.write = lambda text, file=None, end="\n", nolock=False: write(
+            text, file=sys.stderr, end=end, nolock=nolock
+        )
+        try:
+            return super().on_log(args, state, control, logs=logs, **kwargs)
+        finally:
+            del bar.write
+
+
 def quiet_when_no_progress(trainer) -> None:
-    """With ``disable_tqdm`` the Trainer prints every log dict to stdout; hfnet's front ends print tables instead.
+    """Keep the Trainer's log lines out of stdout, where hfnet's front ends print their result tables.
 
-    The logs stay in ``trainer.state.log_history`` and still reach ``report_to`` integrations.
+    With ``disable_tqdm`` the Trainer prints every log dict (removed); with a progress bar it writes them through the
+    bar to stdout (sent to stderr instead). The logs stay in ``trainer.state.log_history`` and still reach
+    ``report_to`` integrations.
     """
-    from transformers.trainer_callback import PrinterCallback
-
     if trainer.args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)
+    elif any(isinstance(cb, ProgressCallback) for cb in trainer.callback_handler.callbacks):
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(StderrProgressCallback)
 
 
 def prepare_datasets(classifier, *datasets_, train_augment: bool = False) -> list:
@@ -123,8 +145,6 @@ def train_classifier(
     (``report_to="tensorboard"`` and the like included). The Trainer never pushes (hfnet saves and pushes Hub format
     itself), and run folders it created but left empty are removed.
     """
-    from transformers import Trainer, set_seed
-
     if args is None:
         args = default_training_arguments(
             output_dir,

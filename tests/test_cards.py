@@ -153,6 +153,8 @@ def test_distill_card_local_teacher(tmp_path, tiny_resnet_dir, digits_small):
     )
     text = check_card(tmp_path / "out" / "student", results[-1].metrics["accuracy"])
     assert "| teacher | `model` (local folder) |" in text
+    # a count is an integer in the card (issue 19: not `parameters 21162.0000`)
+    assert re.search(r"\| parameters \| \d+ \|", text) and not re.search(r"parameters \| \d+\.\d", text)
 
 
 def test_demo_zoo_card(tmp_path, digits_small):
@@ -253,7 +255,7 @@ def test_push_needs_a_repo_id(tmp_path, tiny_resnet_dir, digits_small):
     from hfnet.pruning.pipeline import run_pruning
 
     config = PruningConfig(method="magnitude", sparsity=0.5, calibration_samples=32, calibration_batch_size=32)
-    with pytest.raises(HfnetError, match="hub_model_id"):
+    with pytest.raises(HfnetError, match="hub.model.id"):
         run_pruning(
             load_classifier(tiny_resnet_dir),
             digits_small,

@@ -203,3 +203,55 @@ def test_merge_report_holds_no_local_path(tiny_resnet_dir, tmp_path):
     text = (out / "hfnet_merge.json").read_text()
     assert str(tmp_path) not in text and str(tiny_resnet_dir) not in text
     assert json.loads(text)["output"] == "merged"
+
+
+def _tiny_state():
+    g = torch.Generator().manual_seed(0)
+    return {"w": torch.randn(4, 3, generator=g), "b": torch.arange(4, dtype=torch.int64), "h": torch.randn(2).half()}
+
+
+@pytest.mark.parametrize("form", ["single", "bin", "sharded", "sharded-bin"])
+def test_reader_reads_every_form_exactly(tmp_path, form):
+    from huggingface_hub import save_torch_state_dict
+
+    state = _tiny_state()
+    shard = 40 if form.startswith("sharded") else 2**30
+    save_torch_state_dict(state, tmp_path, max_shard_size=shard, safe_serialization=not form.endswith("bin"))
+    names = {p.name for p in tmp_path.iterdir()}
+    expected = {
+        "single": {"model.safetensors"},
+        "bin": {"pytorch_model.bin"},
+        "sharded": {"model.safetensors.index.json"},
+        "sharded-bin": {"pytorch_model.bin.index.json"},
+    }[form]
+    assert expected <= names
+    from hfnet.checkpoint import checkpoint_files
+
+    assert checkpoint_files(tmp_path) == names
+    files = weight_files(tmp_path)
+    assert all(f.is_file() and f.parent == tmp_path and not f.name.endswith(".json") for f in files)
+    assert (len(files) > 1) == form.startswith("sharded")
+    with CheckpointReader(tmp_path) as reader:
+        assert sorted(reader.keys()) == sorted(state)
+        got = reader.state_dict()
+        assert dict(reader.items()).keys() == got.keys()
+    for k, v in state.items():
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v)
+
+
+def test_reader_errors_name_the_file_and_the_fix(tmp_path):
+    from hfnet.checkpoint import verify_checkpoint
+
+    with pytest.raises(HfnetError, match=r"no weights \(model.safetensors, sharded model-\*.safetensors"):
+        weight_files(tmp_path)
+    (tmp_path / "model.safetensors.index.json").write_text("{not json")
+    with pytest.raises(HfnetError, match="model.safetensors.index.json is not a valid checkpoint index"):
+        weight_files(tmp_path)
+    (tmp_path / "model.safetensors.index.json").unlink()
+    (tmp_path / "model.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{bad}")
+    with pytest.raises(HfnetError, match=r"model.safetensors is not a valid safetensors file \(.*\); re-save"):
+        verify_checkpoint(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not a zip")
+    with pytest.raises(HfnetError, match="pytorch_model.bin is not a readable PyTorch checkpoint"):
+        verify_checkpoint(tmp_path)

@@ -152,3 +152,20 @@ def test_package_exports_are_listed():
     assert {"snip_scores", "afr_scores", "make_masks"} <= set(dir(hfnet.pruning))
     for name in hfnet.pruning.__all__:
         assert getattr(hfnet.pruning, name) is not None
+
+
+def test_importing_every_library_module_loads_neither_the_command_line_nor_the_jobs():
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "hfnet").rglob("*.py")
+        if not {"commands", "jobs"} & set(p.relative_to(ROOT).parts) and p.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('FRONT', sorted(m for m in sys.modules if m.startswith(('hfnet.commands', 'hfnet.jobs'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "FRONT []" in proc.stdout

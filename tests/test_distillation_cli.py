@@ -89,3 +89,14 @@ def test_cli_teacher_with_other_classes(tiny_vit_dir, tmp_path, capsys):
     # the conftest ViT predicts 3 classes (cat, dog, bird), digits has 10
     assert main(_common(tiny_vit_dir, tmp_path / "y")) == 1
     assert "predicts 3 classes" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_distill_leaves_no_new_folder(tiny_resnet_dir, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("hfnet.distillation.chain.distill", interrupted)
+    out = tmp_path / "distilled"
+    assert main(_common(tiny_resnet_dir, out)) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists()

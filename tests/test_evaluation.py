@@ -61,10 +61,13 @@ def test_training_improves_accuracy(digits_small, tmp_path):
     assert after > max(before, 0.3)
 
 
-@pytest.mark.parametrize(("option", "value"), [("--batch-size", "0"), ("--batch-size", "-3"), ("--seed", "-1")])
-def test_evaluate_cli_refuses_bad_numbers_in_one_line(tiny_resnet_dir, capsys, option, value):
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [("--batch-size", "0", ">= 1"), ("--batch-size", "-3", ">= 1"), ("--seed", "-1", ">= 0")],
+)
+def test_evaluate_cli_refuses_bad_numbers_in_one_line(tiny_resnet_dir, capsys, option, value, rule):
     from hfnet.commands import main
 
     assert main(["evaluate", str(tiny_resnet_dir), "--dataset", "digits", option, value]) == 1
     err = capsys.readouterr().err
-    assert f"{option} must be an integer" in err and len(err.strip().splitlines()) == 1
+    assert f"{option} must be {rule}" in err and len(err.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from hfnet.commands import main
 
@@ -82,7 +83,11 @@ def test_merge_cli_eval_dataset_puts_results_in_the_card(tiny_resnet_dir, tmp_pa
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--threshold", "nan"], "--threshold must be a finite number"), (["--seed", "-1"], "--seed must be an integer")],
+    [
+        (["--threshold", "nan"], "--threshold must be a finite number"),
+        (["--threshold", "1.5"], "--threshold must be in [-1, 1]"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ],
 )
 def test_filters_cli_bad_numbers_exit_1(tiny_resnet_dir, tmp_path, capsys, extra, message):
     png = tmp_path / "f.png"
@@ -101,3 +106,23 @@ def test_job_configs_are_importable_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_merge_card_config_passed_back_gives_the_same_merge(tmp_path, monkeypatch):
+    """The config a merge card records (parents by folder name) is a ``--config`` file for the same merge."""
+    from safetensors.torch import load_file
+
+    from hfnet.zoo import tiny_resnet
+
+    monkeypatch.chdir(tmp_path)
+    for seed, name in enumerate("ab"):
+        tiny_resnet([str(k) for k in range(10)], embedding_size=8, hidden_sizes=(8, 16), seed=seed).save_pretrained(
+            name
+        )
+    assert main(["merge", "a", "b", "--weights", "1", "3", "--output-dir", "m1"]) == 0
+    recorded = (tmp_path / "m1" / "README.md").read_text().split("```json\n")[1].split("\n```")[0]
+    assert json.loads(recorded)["models"] == ["a", "b"] and json.loads(recorded)["weights"] == [1.0, 3.0]
+    (tmp_path / "config.json").write_text(recorded)
+    assert main(["merge", "--config", "config.json", "--output-dir", "m2"]) == 0
+    first, again = load_file(tmp_path / "m1" / "model.safetensors"), load_file(tmp_path / "m2" / "model.safetensors")
+    assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)

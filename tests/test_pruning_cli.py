@@ -57,9 +57,14 @@ def test_cli_prunes_fine_tunes_and_saves(tiny_vit_dir, tmp_path, capsys):
     ]
 
 
-def test_cli_epochs_zero_scores_masks_and_saves_without_training(tiny_timm_dir, tmp_path):
+def test_cli_epochs_zero_scores_masks_and_saves_without_training(tiny_timm_dir, tmp_path, capsys):
     out = tmp_path / "pruned"
-    assert main(_argv(tiny_timm_dir, out, "--method", "snip", "--sparsity", "0.5", "--epochs", "0")) == 0
+    argv = _argv(tiny_timm_dir, out, "--method", "snip", "--sparsity", "0.5", "--epochs", "0")
+    # the dataset's classes are new to the model: an untrained head is refused unless asked for
+    assert main(argv) == 1
+    assert "--allow-untrained-head" in capsys.readouterr().err and not out.exists()
+    assert main([*argv, "--allow-untrained-head"]) == 0
+    assert "Untrained head" in (out / "README.md").read_text()
     clf = load_classifier(out)
     before = load_classifier(tiny_timm_dir)
     kept = [
@@ -85,9 +90,7 @@ def test_cli_bad_options_write_nothing(tiny_vit_dir, tmp_path, capsys, extra, me
 
 
 def test_cli_unknown_method_is_refused(tiny_vit_dir, tmp_path):
-    with pytest.raises(SystemExit) as exc:
-        main(_argv(tiny_vit_dir, tmp_path / "pruned", "--method", "obd"))
-    assert exc.value.code == 2
+    assert main(_argv(tiny_vit_dir, tmp_path / "pruned", "--method", "obd")) == 1  # one line, like every error
     assert not (tmp_path / "pruned").exists()
 
 
@@ -151,14 +154,21 @@ def test_cli_structured_refuses_what_it_cannot_do_and_writes_nothing(tiny_timm_d
     # timm's ViT cannot keep head_dim with fewer heads: neurons alone cannot reach 75 % of the block weights
     out = tmp_path / "t"
     assert (
-        main(_argv(tiny_timm_dir, out, "--structured", "--sparsity", "0.75", "--epochs", "0", "--max-steps", "0")) == 1
+        main(
+            _argv(
+                tiny_timm_dir, out, "--structured", "--sparsity", "0.75", "--max-steps", "0", "--allow-untrained-head"
+            )
+        )
+        == 1
     )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "neuron" in err[0] and not out.exists()
     # a ResNet has no attention heads or MLP neurons hfnet understands
     out = tmp_path / "r"
     assert (
-        main(_argv(tiny_resnet_dir, out, "--structured", "--sparsity", "0.5", "--epochs", "0", "--max-steps", "0"))
+        main(
+            _argv(tiny_resnet_dir, out, "--structured", "--sparsity", "0.5", "--epochs", "0", "--allow-untrained-head")
+        )
         == 1
     )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
@@ -177,3 +187,38 @@ def test_cli_report_to_tensorboard_keeps_the_logs_and_no_empty_folders(tiny_vit_
     assert len(events) == 1 and events[0].stat().st_size > 0  # the losses were written where we asked
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned", "tb"]  # no stray run folder anywhere
     assert not any(p.is_dir() for p in out.iterdir())  # and nothing but the checkpoint files in the result
+
+
+def _card_config(folder) -> dict:
+    text = (folder / "README.md").read_text()
+    return json.loads(text.split("Settings:\n\n```json\n", 1)[1].split("\n```", 1)[0])
+
+
+def test_the_config_a_card_records_passed_back_gives_the_same_result(tiny_vit_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from hfnet.jobs import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_vit_dir, tmp_path / "model")
+    argv = _argv("model", "first", "--method", "snip", "--sparsity", "0.5", "--max-steps", "2", "--json", "a.json")
+    assert main([*argv, "--logging-steps", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "'loss'" not in out and "train_runtime" not in out  # the Trainer's log lines go to stderr
+    assert "'loss'" in err and out.splitlines()[-1] == "wrote a.json"
+    argv += ["--logging-steps", "1"]
+    config = _card_config(tmp_path / "first")
+    assert config["method"] == "snip" and config["max_steps"] == 2 and config["model"] == "model"
+    (tmp_path / "run.yaml").write_text(json.dumps(config))  # JSON is YAML too
+    again = ["--config", "run.yaml", "--output-dir", "second", "--json", "b.json"]
+    parser = make_parser("prune")
+    first_options = parser.parse_args_into_dataclasses(argv[1:])
+    second_options = make_parser("prune").parse_args_into_dataclasses(again)
+    assert [o for o in first_options if not hasattr(o, "output_dir") and not hasattr(o, "json")] == [
+        o for o in second_options if not hasattr(o, "output_dir") and not hasattr(o, "json")
+    ]
+    assert main(["prune", *again]) == 0
+    first, second = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert first["mask_sha256"] == second["mask_sha256"] and first["train_steps"] == second["train_steps"] == 2
+    assert first["accuracy"] == second["accuracy"] and first["loss"] == pytest.approx(second["loss"], abs=1e-6)
+    assert _card_config(tmp_path / "second") == {**config, "output_dir": "second", "json": "b.json"}

@@ -54,7 +54,7 @@ def forwards(monkeypatch):
 def test_config_is_torch_free_and_validates():
     code = "import sys, hfnet.ranking.config; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert RankingConfig().default_sort() == "logme"
+    assert RankingConfig().default_sort() == "recommended"
     assert RankingConfig(metrics=["knn", "nce"]).default_sort() == "nce"  # best-validated among those computed
     assert RankingConfig(metrics=["leep", "nce"], sort_by="nce").default_sort() == "nce"
     for bad, match in (

@@ -71,14 +71,15 @@ def test_logme_default_is_the_exact_evidence_and_departs_from_the_reference_only
     wide, yw = f[:40], y[:40]  # D = 64 > N = 40
     # hfnet's value is the direct evidence (D x D formula) at the (alpha, beta) of its fixed point
     from hfnet.ranking._linalg import left_spectrum
-    from hfnet.ranking.logme import maximise_evidence
+    from hfnet.ranking.logme import maximise_evidence, unit_scale
 
-    sigma, u = left_spectrum(wide)
+    scaled = unit_scale(wide)  # the default LogME reads the features at unit RMS row norm (scale-invariant)
+    sigma, u = left_spectrum(scaled)
     direct = []
     for c in range(10):
         t = (yw == c).astype(float)
         _, alpha, beta = maximise_evidence(u, sigma, t, wide.shape[1])
-        direct.append(log_evidence(wide, t, alpha, beta))
+        direct.append(log_evidence(scaled, t, alpha, beta))
     exact = logme(wide, yw)
     assert exact == pytest.approx(np.mean(direct), rel=1e-9)
     # the reference omits (D - N) log(alpha) / 2N: a large, model-dependent offset when D > N ...

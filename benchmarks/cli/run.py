@@ -1,8 +1,10 @@
 """How fast the command line answers, and what the built-in dataset cache saves.
 
     python benchmarks/cli/run.py            # writes benchmarks/cli/results.md and results.json
+    python benchmarks/cli/run.py --help-only  # re-measures part 1, keeps part 2 from results.json
 
-1. ``hfnet --help``, ``hfnet --version`` and every ``hfnet X --help`` against huggingface_hub's ``hf --help``:
+1. ``hfnet --help``, ``hfnet --version``, every ``hfnet X --help`` (the training jobs list every
+   ``TrainingArguments`` field) and every ``recipes/X.py --help`` against huggingface_hub's ``hf --help``:
    wall time of a fresh process, median of 5, all measured in one run, interleaved (the machine is shared, so
    compare the ratios, not the seconds).
 2. ``load_image_dataset("fashion_mnist")``: the first build (PNG encoding of 70 000 images into an Arrow cache in a
@@ -42,6 +44,8 @@ def help_timings() -> list[dict]:
     }
     for sub in ("rank", "prune", "merge", "filters", "distill", "evaluate", "push", "download", "demo"):
         commands[f"hfnet {sub} --help"] = [hfnet, sub, "--help"]
+    for recipe in sorted((HERE.parents[1] / "recipes").glob("*.py")):
+        commands[f"recipes/{recipe.name} --help"] = [sys.executable, str(recipe), "--help"]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(REPEATS):  # interleaved: every command once per round
         for name, cmd in commands.items():
@@ -79,7 +83,10 @@ def main() -> None:
     from hfnet._table import format_table
 
     rows = help_timings()
-    data = dataset_cache_timings()
+    if "--help-only" in sys.argv[1:]:
+        data = json.loads((HERE / "results.json").read_text())["fashion_mnist"]
+    else:
+        data = dataset_cache_timings()
     (HERE / "results.json").write_text(json.dumps({"help": rows, "fashion_mnist": data}, indent=2))
     md = [
         "# Command-line start-up and dataset cache",

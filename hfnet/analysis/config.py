@@ -28,7 +28,9 @@ class FilterConfig:
             "choices": ("cosine", "euclidean"),
         },
     )
-    threshold: float = field(default=0.5, metadata={"help": "Cosine binarisation threshold, in [-1, 1]."})
+    threshold: float = field(
+        default=0.5, metadata={"help": "Cosine binarisation threshold, in [-1, 1].", "min": -1, "max": 1}
+    )
     plot: str | None = field(default=None, metadata={"help": "Write the heatmap PNG here."})
     json: str | None = field(default=None, metadata={"help": "Write the summary (and matrix) as JSON here."})
     seed: int = field(default=0, metadata={"help": "Seed of the random-weights reference (>= 0)."})
@@ -37,6 +39,6 @@ class FilterConfig:
         if self.metric not in ("cosine", "euclidean"):
             raise HfnetError(f"--metric must be cosine or euclidean, got {self.metric!r}")
         if not math.isfinite(self.threshold) or not -1 <= self.threshold <= 1:
-            raise HfnetError(f"--threshold must be a finite number in [-1, 1] (a cosine), got {self.threshold}")
+            raise HfnetError(f"--threshold must be in [-1, 1], got {self.threshold}")
         if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
-            raise HfnetError(f"--seed must be an integer >= 0, got {self.seed}")
+            raise HfnetError(f"--seed must be >= 0, got {self.seed}")

@@ -16,14 +16,19 @@ from typing import Any
 
 import torch
 from accelerate import PartialState
+from transformers import set_seed
 
-from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo
+from hfnet._io import prepare_output_dir, record_written
+from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo, display_name
 from hfnet.classifier import HubClassifier
 from hfnet.distillation.config import DistillationConfig, parse_hint
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.hint import check_layer, run_hint_stage
 from hfnet.distillation.trainer import DistillationTrainer, check_same_classes
 from hfnet.errors import HfnetError
+from hfnet.evaluation import evaluate_classifier
+from hfnet.finish import SaveOptions, finish
+from hfnet.training import missing_dirs, remove_empty_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +65,6 @@ def distill(
     ``train_dataset`` may be raw (``image``/``label``: both models get pixels from the raw image) or already
     transformed for the student. The student is trained in place.
     """
-    from transformers import set_seed
-
     check_same_classes(student, teacher)
     teacher.eval().requires_grad_(False)
     set_seed(args.seed)
@@ -87,21 +90,19 @@ def _card(
     *,
     chain_models: list[HubClassifier] | None = None,
     command: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> ModelCardInfo:
-    from hfnet.cards import display_name
-
-    settings = [
-        ("temperature", args.temperature),
-        ("alpha (soft weight)", args.alpha),
-        ("merit delta", args.merit_delta),
-        ("hint", args.hint or "none"),
-        ("epochs", args.num_train_epochs),
-        ("max steps", args.max_steps),
-        ("learning rate", args.learning_rate),
-        ("batch size", args.per_device_train_batch_size),
-        ("seed", args.seed),
-    ]
-    rows = "\n".join(f"| {k} | {v} |" for k, v in settings)
+    settings = {
+        "temperature": args.temperature,
+        "alpha (soft weight)": args.alpha,
+        "merit delta": args.merit_delta,
+        "hint": args.hint or "none",
+        "epochs": args.num_train_epochs,
+        "max steps": args.max_steps,
+        "learning rate": args.learning_rate,
+        "batch size": args.per_device_train_batch_size,
+        "seed": args.seed,
+    }
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     chain_models = chain_models or []
     # who taught whom, by where each model came from (Hub ids linked, local folders by name)
@@ -122,12 +123,13 @@ def _card(
         "Loss: `(1 - alpha) * CE(student, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))` (Hinton et al.)"
         + (", per-sample alpha +/- merit delta (merit-based distillation)" if args.merit_delta else "")
         + (", after a FitNets hint stage" if args.hint else "")
-        + ".\n\n| setting | value |\n|---|---|\n"
-        + rows
-        + "\n"
+        + "."
     )
-    config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
-    config["chain"] = [clf.source for clf in chain_models] or chain
+    if record is not None:  # the job's options (hfnet.options.config_dict): what --config FILE reads back
+        config = dict(record)
+    else:
+        config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
+        config["chain"] = [clf.source for clf in chain_models] or chain
     return ModelCardInfo(
         title=f"{result.name}: distilled from {result.teacher_name}",
         summary=f"Knowledge distillation of {teacher_shown} into `{result.name}` with hfnet "
@@ -142,6 +144,8 @@ def _card(
         command=command,
         config=config,
         tags=["distillation", "knowledge-distillation"],
+        settings=settings,
+        settings_title="Distillation",
         details=details,
     )
 
@@ -174,6 +178,7 @@ def distill_chain(
     hub_model_id: str | None = None,
     private: bool | None = None,
     command: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> list[StageResult]:
     """Teacher -> assistant(s) -> student: each stage distills the previous, already trained, model.
 
@@ -188,22 +193,46 @@ def distill_chain(
             ``push_to_hub`` / ``hub_model_id`` / ``hub_private_repo`` of ``args``); a failed push keeps the local
             result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
         command: the command line that reproduces the run, shown in the cards.
+        record: the job's options (:func:`hfnet.options.config_dict`), recorded as each card's ``config``.
 
     Returns:
         One :class:`StageResult` per trained stage, the student last.
     """
-    from hfnet._io import prepare_output_dir, record_written
-    from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import push_result
-    from hfnet.training import missing_dirs, remove_empty_dirs
+    save = SaveOptions(
+        str(output_dir) if output_dir is not None else None,
+        overwrite=overwrite,
+        push_to_hub=bool(args.push_to_hub if push_to_hub is None else push_to_hub),
+        hub_model_id=hub_model_id or args.hub_model_id,
+        private=bool(args.hub_private_repo if private is None else private),
+    )
+    names, hints = _check_chain(models, args, names, hints)
+    save.check()  # refuse before training; the folder is created at the first save
+    card_kwargs = dict(dataset_name=dataset_name, command=command, record=record)
+    results: list[StageResult] = []
+    for i in range(1, len(models)):
+        last = i == len(models) - 1
+        stage_save = dataclasses.replace(save, push_to_hub=save.push_to_hub and last)  # only the student is pushed
+        results.append(
+            _run_stage(
+                i,
+                models,
+                names,
+                hints[i - 1],
+                train_dataset,
+                eval_dataset,
+                args,
+                stage_save,
+                train_augment,
+                card_kwargs,
+            )
+        )
+    return results
 
+
+def _check_chain(models, args, names, hints) -> tuple[list[str], list[str | None]]:
+    """The stage names and one hint per stage, every model and hint layer checked before any training."""
     if len(models) < 2:
         raise HfnetError("a distillation chain needs a teacher and a student")
-    push_to_hub = bool(args.push_to_hub if push_to_hub is None else push_to_hub)
-    hub_model_id = hub_model_id or args.hub_model_id
-    private = bool(args.hub_private_repo if private is None else private)
-    if push_to_hub and (output_dir is None or not hub_model_id):
-        raise HfnetError("push_to_hub needs output_dir (saved locally first) and hub_model_id (OWNER/NAME)")
     names = names or ["teacher", *[f"assistant_{i}" for i in range(1, len(models) - 1)], "student"]
     if len(names) != len(models):
         raise HfnetError(f"{len(names)} names for {len(models)} models")
@@ -218,59 +247,69 @@ def distill_chain(
             s_layer, t_layer = parse_hint(hints[i - 1])
             check_layer(models[i], s_layer, "student")
             check_layer(models[i - 1], t_layer, "teacher")
-    if output_dir is not None and PartialState().is_main_process:
-        prepare_output_dir(output_dir, overwrite=overwrite)  # refuse before training, not after
-    results: list[StageResult] = []
-    for i in range(1, len(models)):
-        teacher, student = models[i - 1], models[i]
-        stage_dir = Path(output_dir) / names[i] if output_dir else None
-        # the Trainer's own files (checkpoints, logs) never go into the Hub checkpoint folder
-        trainer_root = Path(args.output_dir or (Path(output_dir) / "runs" if output_dir else "."))
-        if output_dir is not None and trainer_root.resolve() == Path(output_dir).resolve():
-            trainer_root = trainer_root / "runs"
-        created = missing_dirs(trainer_root / names[i])
-        stage_args = dataclasses.replace(
-            args,
-            hint=hints[i - 1],
-            output_dir=str(trainer_root / names[i]),
-            push_to_hub=False,  # hfnet pushes the saved Hub-format folder, not the Trainer's checkpoint
+    return names, list(hints)
+
+
+def _trainer_root(args: DistillationConfig, output_dir: str | None) -> Path:
+    """Where the Trainer's own files (checkpoints, logs) go: never into a Hub checkpoint folder."""
+    root = Path(args.output_dir or (Path(output_dir) / "runs" if output_dir else "."))
+    if output_dir is not None and root.resolve() == Path(output_dir).resolve():
+        root = root / "runs"
+    return root
+
+
+def _run_stage(
+    i: int,
+    models: list[HubClassifier],
+    names: list[str],
+    hint: str | None,
+    train_dataset,
+    eval_dataset,
+    args: DistillationConfig,
+    save: SaveOptions,
+    train_augment: bool,
+    card_kwargs: dict[str, Any],
+) -> StageResult:
+    """Distill ``models[i - 1]`` into ``models[i]``, then the shared tail: evaluate, card, save (and push)."""
+    teacher, student = models[i - 1], models[i]
+    trainer_root = _trainer_root(args, save.output_dir)
+    created = missing_dirs(trainer_root / names[i])
+    stage_args = dataclasses.replace(
+        args,
+        hint=hint,
+        output_dir=str(trainer_root / names[i]),
+        push_to_hub=False,  # hfnet pushes the saved Hub-format folder, not the Trainer's checkpoint
+    )
+    logger.info("stage %d/%d: %s -> %s", i, len(models) - 1, names[i - 1], names[i])
+    try:
+        trainer = distill(
+            student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
         )
-        logger.info("stage %d/%d: %s -> %s", i, stages, names[i - 1], names[i])
-        try:
-            trainer = distill(
-                student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
-            )
-        finally:
-            remove_empty_dirs(created)
-        metrics: dict[str, float] = {}
-        if eval_dataset is not None:
-            ev = evaluate_classifier(student, eval_dataset, progress=False)
-            metrics = {"accuracy": ev["accuracy"], "loss": ev["loss"]}
-        metrics["parameters"] = float(_num_params(student))
-        result = StageResult(names[i], names[i - 1], student, metrics, list(trainer.state.log_history), stage_dir)
-        if stage_dir is not None:
-            if trainer.accelerator.is_main_process:
-                import tempfile
+    finally:
+        remove_empty_dirs(created)
+    stage_dir = Path(save.output_dir) / names[i] if save.output_dir else None
+    result = StageResult(names[i], names[i - 1], student, {}, list(trainer.state.log_history), stage_dir)
 
-                from hfnet._plots import plot_training_curves
+    def card(measured) -> ModelCardInfo:
+        result.metrics = _stage_metrics(measured, student)
+        return _card(result, names[: i + 1], stage_args, chain_models=models[: i + 1], **card_kwargs)
 
-                card = _card(
-                    result, names[: i + 1], stage_args, dataset_name, chain_models=models[: i + 1], command=command
-                )
-                with tempfile.TemporaryDirectory(prefix="hfnet-plots-") as tmp:
-                    title = f"{names[i]} distilled from {names[i - 1]}"
-                    curves = plot_training_curves(result.log_history, Path(tmp) / "training_curves.png", title=title)
-                    if curves is not None:  # copied into the checkpoint folder and embedded in the card
-                        card.plots = [*card.plots, str(curves)]
-                    student.save_pretrained(stage_dir, card=card, overwrite=overwrite)
-                inside = [names[i]] + (
-                    [trainer_root.name]
-                    if trainer_root.parent.resolve() == Path(output_dir).resolve() and trainer_root.exists()
-                    else []
-                )
-                record_written(output_dir, inside)
-            trainer.accelerator.wait_for_everyone()
-        results.append(result)
-    if push_to_hub and PartialState().is_main_process:
-        push_result(results[-1].output_dir, push=True, hub_model_id=hub_model_id, private=private)
-    return results
+    if save.output_dir is None:
+        result.metrics = _stage_metrics(
+            evaluate_classifier(student, eval_dataset, progress=False) if eval_dataset is not None else {}, student
+        )
+        return result
+    if PartialState().is_main_process:
+        prepare_output_dir(save.output_dir, overwrite=save.overwrite)  # an interrupted run leaves no new folder
+    stage_save = dataclasses.replace(save, output_dir=str(stage_dir))
+    finish(student, stage_save, card, eval_dataset=eval_dataset, log_history=result.log_history)
+    if PartialState().is_main_process:
+        in_output = trainer_root.parent.resolve() == Path(save.output_dir).resolve() and trainer_root.exists()
+        record_written(save.output_dir, [names[i]] + ([trainer_root.name] if in_output else []))
+    return result
+
+
+def _stage_metrics(measured, student) -> dict[str, float]:
+    metrics = {k: measured[k] for k in ("accuracy", "loss") if k in measured}
+    metrics["parameters"] = float(_num_params(student))
+    return metrics

@@ -6,21 +6,9 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from hfnet.distillation.options import DistillationOptions
-from hfnet.errors import HfnetError
+from hfnet.distillation.options import DistillationOptions, parse_hint
 
 __all__ = ["DistillationConfig", "parse_hint"]
-
-
-def parse_hint(spec: str) -> tuple[str, str]:
-    """Split ``"STUDENT_LAYER:TEACHER_LAYER"`` into its two module names."""
-    parts = spec.split(":")
-    if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise HfnetError(
-            f"hint {spec!r} must look like STUDENT_LAYER:TEACHER_LAYER with module names inside each model, "
-            "e.g. 'resnet.encoder.stages.1:resnet.encoder.stages.2'"
-        )
-    return parts[0].strip(), parts[1].strip()
 
 
 @dataclass

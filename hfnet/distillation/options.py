@@ -10,7 +10,18 @@ from dataclasses import dataclass, field
 
 from hfnet.errors import HfnetError
 
-__all__ = ["DistillationOptions"]
+__all__ = ["DistillArguments", "DistillationOptions", "parse_hint"]
+
+
+def parse_hint(spec: str) -> tuple[str, str]:
+    """Split ``"STUDENT_LAYER:TEACHER_LAYER"`` into its two module names."""
+    parts = spec.split(":")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise HfnetError(
+            f"hint {spec!r} must look like STUDENT_LAYER:TEACHER_LAYER with module names inside each model, "
+            "e.g. 'resnet.encoder.stages.1:resnet.encoder.stages.2'"
+        )
+    return parts[0].strip(), parts[1].strip()
 
 
 @dataclass
@@ -92,3 +103,55 @@ class DistillationOptions:
         from dataclasses import fields
 
         return {f.name: getattr(self, f.name) for f in fields(DistillationOptions)}
+
+
+@dataclass
+class DistillArguments:
+    """Models: the teacher, the assistants and the student."""
+
+    teacher: str = field(
+        metadata={
+            "help": "Trained teacher: Hub id or local Hub-format folder.",
+            "aliases": ("--teacher_model_name_or_path", "--teacher-model-name-or-path"),
+        }
+    )
+    student: str = field(
+        metadata={
+            "help": "Student: a checkpoint, zoo:tiny_vit[:key=value,...], zoo:tiny_resnet[:...] or timm:NAME.",
+            "aliases": ("--model_name_or_path", "--model-name-or-path"),
+        }
+    )
+    assistants: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Teacher assistant(s) of intermediate size, same forms as --student, largest first.",
+            "aliases": ("--assistant",),
+            "metavar": "A",
+        },
+    )
+    hint: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "FitNets hint stage S_LAYER:T_LAYER (module names in the student and in the model it learns "
+            "from). One value applies to the last stage; give one per stage ('none' to skip one) to set each.",
+            "metavar": "S_LAYER:T_LAYER",
+        },
+    )
+    image_size: int | None = field(default=None, metadata={"help": "Input size of zoo:/timm: students.", "min": 1})
+    augment: bool = field(default=False, metadata={"help": "Random resized crops on the training set."})
+    replace_student_head: bool = field(
+        default=False, metadata={"help": "Give a checkpoint student a fresh head for the dataset's classes."}
+    )
+
+    def hints_per_stage(self) -> list[str | None] | None:
+        """One hint (or None) per stage, or None when no hint was given."""
+        stages = len(self.assistants) + 1
+        hints = [None if h.lower() == "none" else h for h in self.hint]
+        for h in hints:
+            if h is not None:
+                parse_hint(h)
+        if len(hints) == 1 and stages > 1:
+            hints = [None] * (stages - 1) + hints
+        if hints and len(hints) != stages:
+            raise HfnetError(f"{len(self.hint)} --hint values for {stages} stages; give one, or one per stage")
+        return hints or None

@@ -20,15 +20,15 @@ class EvaluateArguments:
 
     model: str = field(metadata={"help": "Hub id or local Hub-format folder", "positional": True})
     split: str = field(default="test", metadata={"help": "Dataset split.", "choices": ("train", "test")})
-    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size (>= 1)."})
+    batch_size: int = field(default=64, metadata={"help": "Evaluation batch size (>= 1).", "min": 1})
     seed: int = field(default=0, metadata={"help": "Seed of the per-class subsampling (>= 0)."})
     json: str | None = field(default=None, metadata={"help": "Also write the result as JSON here."})
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise HfnetError(f"--batch-size must be an integer >= 1, got {self.batch_size}")
+            raise HfnetError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.seed < 0:
-            raise HfnetError(f"--seed must be an integer >= 0, got {self.seed}")
+            raise HfnetError(f"--seed must be >= 0, got {self.seed}")
 
 
 ARGUMENTS = (EvaluateArguments, DatasetArguments)

@@ -12,29 +12,11 @@ fixed, evaluate, and save (and push) a Hub checkpoint with the zeros baked in an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from hfnet.jobs import JobResult
 from hfnet.options import DatasetArguments, OutputArguments, TrainingOptions
-from hfnet.pruning.config import PruningConfig
+from hfnet.pruning.config import PruneArguments, PruningConfig
 
 HELP = "prune a pretrained model (AFR, ReFer, SNIP, magnitude, random) and fine-tune"
-
-
-@dataclass
-class PruneArguments:
-    """Model: what to prune."""
-
-    model: str = field(
-        metadata={
-            "help": "pretrained classifier: Hub id or local Hub-format folder",
-            "positional": True,
-            "option": "--model_name_or_path",
-        }
-    )
-    json: str | None = field(
-        default=None, metadata={"help": "Also write the run summary (world size, mask sha256, accuracy) as JSON here."}
-    )
 
 
 ARGUMENTS = (PruneArguments, DatasetArguments, PruningConfig, TrainingOptions, OutputArguments)
@@ -59,45 +41,14 @@ def run(
     training: TrainingOptions,
     output: OutputArguments,
 ) -> JobResult:
-    import tempfile
-
-    from accelerate import PartialState
-
-    from hfnet.classifier import load_classifier
+    from hfnet._table import format_table
     from hfnet.jobs import current_command
     from hfnet.jobs._common import write_json
-    from hfnet.pruning.pipeline import run_pruning
+    from hfnet.pruning.job import run_prune_job
 
-    # Model
-    classifier = load_classifier(script.model)
-
-    # Dataset
-    data = data_args.load(seed=training.seed)
-
-    # Prune + Train (the head is replaced for the dataset's classes; the mask stays fixed while fine-tuning)
-    with tempfile.TemporaryDirectory(prefix="hfnet-prune-") as work:
-        training_args = training.to_training_arguments(work) if training.trains else None
-        if training_args is not None:
-            _ = training_args.device  # set up the (distributed) state before scoring
-        else:
-            PartialState(cpu=training.use_cpu)  # the same (distributed) state without a Trainer
-        summary = run_pruning(
-            classifier,
-            data,
-            config,
-            training_args,
-            save_dir=output.output_dir,
-            dataset_name=data_args.dataset,
-            command=current_command(),
-            **output.save_kwargs(),
-        )
-
-    # Save / push (run_pruning saved on the main process)
-    state = PartialState()
-    if not state.is_main_process:
+    summary = run_prune_job(script, data_args, config, training, output, command=current_command())
+    if not summary.pop("main_process", True):
         return JobResult("", summary, main_process=False)
-    from hfnet._table import format_table
-
     keys = STRUCTURED_KEYS if summary.get("structured") else SUMMARY_KEYS
     lines = [format_table([{k: summary[k] for k in keys if k in summary}])]
     if summary.get("heads_note"):

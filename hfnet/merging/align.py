@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from hfnet.merging.permutations import PermutationSpec, apply_permutation, permutation_spec, permute_tensor
 
@@ -54,7 +56,6 @@ def weight_matching(
     held fixed, until no permutation changes. Tensors missing from either model or with different shapes (heads for
     different label sets) are left out of the objective; integer buffers are ignored.
     """
-    from scipy.optimize import linear_sum_assignment
 
     usable = {
         name
@@ -76,8 +77,6 @@ def weight_matching(
                 for n in usable
             )
         )
-
-    from tqdm.auto import tqdm
 
     before = total_similarity()
     iterations = 0

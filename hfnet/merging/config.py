@@ -51,13 +51,15 @@ class MergeConfig:
         default=False, metadata={"help": "Re-initialise the classifier head (in the shape of the first model's)."}
     )
     density: float | None = field(
-        default=None, metadata={"help": "TIES: fraction of each task vector kept, in (0, 1]."}
+        default=None,
+        metadata={"help": "TIES: fraction of each task vector kept, in (0, 1].", "min": 0, "min_open": True, "max": 1},
     )
     scale: float | None = field(
         default=None, metadata={"help": "task_arithmetic / ties: scale of the merged vector (finite)."}
     )
     t: float | None = field(
-        default=None, metadata={"help": "SLERP: interpolation fraction in [0, 1] (0: the first model)."}
+        default=None,
+        metadata={"help": "SLERP: interpolation fraction in [0, 1] (0: the first model).", "min": 0, "max": 1},
     )
     trim: str | None = field(
         default=None,
@@ -78,7 +80,7 @@ class MergeConfig:
     bn_dataset: str | None = field(
         default=None, metadata={"help": "Recompute BatchNorm statistics on this dataset's train split after merging."}
     )
-    bn_samples: int = field(default=1024, metadata={"help": "Images for --bn-dataset (>= 1)."})
+    bn_samples: int = field(default=1024, metadata={"help": "Images for --bn-dataset (>= 1).", "min": 1})
     eval_dataset: str | None = field(
         default=None,
         metadata={"help": "Evaluate the merged model on this dataset's test split; the card's model-index holds it."},
@@ -106,7 +108,7 @@ class MergeConfig:
         if self.head_from is not None and self.reinit_head:
             raise HfnetError("--head-from and --reinit-head exclude each other: pick one head policy")
         if isinstance(self.bn_samples, bool) or int(self.bn_samples) != self.bn_samples or self.bn_samples < 1:
-            raise HfnetError(f"--bn-samples must be >= 1 (a whole number of images), got {self.bn_samples}")
+            raise HfnetError(f"--bn-samples must be >= 1, got {self.bn_samples}")
         if len(self.models) < 2:
             raise HfnetError(
                 f"merging needs at least two models, got {len(self.models)}: pass two or more model folders/ids"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -68,7 +69,6 @@ BUILTIN_METHOD_MODULES = ("average", "task_arithmetic", "ties", "slerp")
 
 def _register_builtins() -> None:
     """Import the built-in method modules (their decorators fill :data:`MERGE_METHODS`)."""
-    import importlib
 
     for module in BUILTIN_METHOD_MODULES:
         importlib.import_module(f"hfnet.merging.{module}")

@@ -19,6 +19,8 @@ _EXPORTS = {
     "remove_units": "hfnet.pruning.structured",
     "measure_latency": "hfnet.pruning.structured",
     "PruningConfig": "hfnet.pruning.config",
+    "PruneArguments": "hfnet.pruning.config",
+    "run_prune_job": "hfnet.pruning.job",
     "run_pruning": "hfnet.pruning.pipeline",
     "MaskCallback": "hfnet.pruning.apply",
     "MaskedWeights": "hfnet.pruning.apply",

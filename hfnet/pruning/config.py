@@ -7,7 +7,7 @@ from typing import Any
 
 from hfnet.errors import HfnetError
 
-__all__ = ["PruningConfig", "check_sparsity"]
+__all__ = ["PruneArguments", "PruningConfig", "check_sparsity"]
 
 METHODS = ("random", "magnitude", "snip", "refer", "afr")
 
@@ -118,3 +118,26 @@ class PruningConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class PruneArguments:
+    """Model: what to prune."""
+
+    model: str = field(
+        metadata={
+            "help": "pretrained classifier: Hub id or local Hub-format folder",
+            "positional": True,
+            "option": "--model_name_or_path",
+        }
+    )
+    json: str | None = field(
+        default=None, metadata={"help": "Also write the run summary (world size, mask sha256, accuracy) as JSON here."}
+    )
+    allow_untrained_head: bool = field(
+        default=False,
+        metadata={
+            "help": "Save even when the dataset's classes are new to the model (its head is replaced) and no "
+            "training is asked for (--epochs 0 --max-steps 0): the head is then untrained, and the card says so."
+        },
+    )

@@ -11,13 +11,30 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from torch import Tensor
 
+from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo, display_name
+from hfnet.data import class_names, collate_fn, is_transformed
 from hfnet.errors import HfnetError
+from hfnet.finish import SaveOptions, finish
+from hfnet.preprocessing import with_model_transform
 from hfnet.pruning.apply import MaskCallback, apply_masks, sparsity_report
 from hfnet.pruning.config import PruningConfig
 from hfnet.pruning.masks import make_masks, mask_hash
 from hfnet.pruning.scores import compute_scores, prunable_parameters
+from hfnet.pruning.structured import (
+    build_pruned_model,
+    count_parameters,
+    feasible_unit_counts,
+    measure_latency,
+    report,
+    structured_masks,
+    swap,
+    unit_layout,
+    unit_scores,
+)
+from hfnet.training import train_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +45,8 @@ __all__ = [
     "fit_head",
     "prune_classifier",
     "prune_classifier_structured",
+    "UNTRAINED_HEAD_NOTE",
+    "check_head",
     "run_pruning",
 ]
 
@@ -39,9 +58,6 @@ def calibration_batches(
 
     Every process of a distributed run builds the same list (the scorers then take every N-th batch).
     """
-    from hfnet.data import collate_fn, is_transformed
-    from hfnet.preprocessing import with_model_transform
-
     if batch_size < 1:
         raise HfnetError(f"calibration batch size must be >= 1, got {batch_size}")
     if num_samples < batch_size:
@@ -123,46 +139,41 @@ def prune_classifier(
     return PruningOutcome(masks, report.to_dict(), mask_hash(masks), seconds)
 
 
-def _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save) -> dict[str, Any]:
-    """The end of both branches on the main process: evaluate, write the card, save, push; then wait for all."""
-    from accelerate import PartialState
-
-    from hfnet.evaluation import evaluate_classifier
-    from hfnet.hub import push_result
-
-    state = PartialState()
-    if state.is_main_process:
-        outcome.metrics = evaluate_classifier(classifier, data["test"], progress=False)
-        summary.update(outcome.metrics)
-        if save_dir is not None:
-            import tempfile
-
-            from hfnet._plots import plot_training_curves
-
-            info = card(training_args=training_args, command=command)
-            with tempfile.TemporaryDirectory(prefix="hfnet-plots-") as tmp:
-                curves = plot_training_curves(outcome.log_history, Path(tmp) / "training_curves.png")
-                if curves is not None:  # copied into the checkpoint folder and embedded in the card
-                    info.plots = [*info.plots, str(curves)]
-                saved = classifier.save_pretrained(save_dir, card=info, overwrite=save["overwrite"])
-            summary["output_dir"] = str(saved)
-            url = push_result(
-                saved, push=save["push_to_hub"], hub_model_id=save["hub_model_id"], private=save["private"]
-            )
-            if url:
-                summary["hub_url"] = url
-    state.wait_for_everyone()
+def _finish(classifier, data, summary, outcome, card, save: SaveOptions) -> dict[str, Any]:
+    """The end of both branches: the shared tail (evaluate, card, save, push), its results into ``summary``."""
+    done = finish(classifier, save, card, eval_dataset=data["test"], log_history=outcome.log_history)
+    outcome.metrics = done.metrics
+    summary.update(done.to_dict())
     return summary
 
 
-def _lineage(classifier, dataset_name: str, config: PruningConfig, training_args, command) -> dict[str, Any]:
-    """The card fields both pruning branches share: parent, dataset, evaluation split, how to reproduce."""
-    from hfnet.cards import TRAINING_CARD_KEYS
+UNTRAINED_HEAD_NOTE = (
+    "The classification head was replaced for the dataset's classes and not trained (no fine-tuning was asked for, "
+    "allow_untrained_head): its predictions are random until it is fine-tuned."
+)
 
+
+def check_head(replaced: bool, training_args, allow_untrained_head: bool) -> None:
+    """Refuse to save a new, untrained head unless asked for (``--allow-untrained-head``)."""
+    if replaced and training_args is None and not allow_untrained_head:
+        raise HfnetError(
+            "the dataset's classes are not the model's, so its head is replaced, and no training is asked for: the "
+            "saved head would be untrained; train it (--epochs N or --max-steps N) or pass --allow-untrained-head"
+        )
+
+
+def _lineage(classifier, dataset_name: str, config: PruningConfig, training_args, command, record) -> dict[str, Any]:
+    """The card fields both pruning branches share: parent, dataset, evaluation split, how to reproduce.
+
+    ``record`` is the job's option dict (:func:`hfnet.options.config_dict`, what ``--config FILE`` reads back); without
+    it (the Python API) the card records the pruning and training settings.
+    """
     base = classifier.source
     reproduce: dict[str, Any] = {"model": base, "dataset": dataset_name, "pruning": config.to_dict()}
     if training_args is not None:
         reproduce["training"] = {k: getattr(training_args, k, None) for k in TRAINING_CARD_KEYS}
+    if record is not None:
+        reproduce = dict(record)
     return dict(
         base_model=classifier.hub_id,
         base_model_relation="finetune",
@@ -179,36 +190,37 @@ def _model_card(
     classifier,
     config: PruningConfig,
     outcome: PruningOutcome,
+    metrics: dict[str, float],
     *,
     dataset_name: str,
     steps: int,
     training_args=None,
     command: str | None = None,
-):
-    from hfnet.cards import ModelCardInfo, display_name
-
+    record: dict[str, Any] | None = None,
+    untrained_head: bool = False,
+) -> ModelCardInfo:
     s = outcome.sparsity
     base = classifier.source
-    settings = "\n".join(
-        f"| {k} | {v} |"
-        for k, v in {
-            "method": config.method,
-            "sparsity (prunable weights)": f"{s['sparsity_prunable']:.4f} ({s['pruned_weights']} of {s['prunable_weights']})",
-            "sparsity (all weights)": f"{s['sparsity_all_weights']:.4f} (of {s['all_weights']})",
-            "scope": config.scope,
-            "calibration samples": config.calibration_samples,
-            "token pooling (ReFer/AFR)": config.token_pooling,
-            "ReFer statistics": config.refer_statistics,
-            "fine-tuning steps (mask fixed)": steps,
-            "mask sha256": outcome.mask_sha256[:16],
-        }.items()
-    )
+    settings = {
+        "method": config.method,
+        "sparsity (prunable weights)": f"{s['sparsity_prunable']:.4f} ({s['pruned_weights']} of {s['prunable_weights']})",
+        "sparsity (all weights)": f"{s['sparsity_all_weights']:.4f} (of {s['all_weights']})",
+        "scope": config.scope,
+        "calibration samples": config.calibration_samples,
+        "token pooling (ReFer/AFR)": config.token_pooling,
+        "ReFer statistics": config.refer_statistics,
+        "fine-tuning steps (mask fixed)": steps,
+        "mask sha256": outcome.mask_sha256[:16],
+    }
+    if untrained_head:
+        settings["head"] = "replaced, untrained"
     details = (
-        "## Pruning\n\nSingle-shot unstructured pruning before fine-tuning (SNIP / ReFer / AFR, seed 002). The pruned "
-        "weights are exact zeros in `model.safetensors`; the architecture is unchanged, so it loads in plain "
-        "transformers / timm.\n\n| setting | value |\n|---|---|\n" + settings + "\n"
+        "Single-shot unstructured pruning before fine-tuning (SNIP / ReFer / AFR, seed 002). The pruned weights are "
+        "exact zeros in `model.safetensors`; the architecture is unchanged, so it loads in plain transformers / timm."
     )
-    metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
+    if untrained_head:
+        details += "\n\n**Untrained head.** " + UNTRAINED_HEAD_NOTE
+    metrics = {k: v for k, v in metrics.items() if k != "num_samples"}
     metrics.update(sparsity_prunable=s["sparsity_prunable"], sparsity_all_weights=s["sparsity_all_weights"])
     return ModelCardInfo(
         title=f"{type(classifier.model).__name__} pruned with {config.method.upper()} at {config.sparsity:.0%}",
@@ -217,7 +229,9 @@ def _model_card(
         f"fine-tuned for {steps} steps with the mask fixed. Accuracy measured on the `{dataset_name}` test split.",
         metrics=metrics,
         tags=["pruning", f"pruning-{config.method}", "sparse"],
-        **_lineage(classifier, dataset_name, config, training_args, command),
+        **_lineage(classifier, dataset_name, config, training_args, command, record),
+        settings=settings,
+        settings_title="Pruning",
         details=details,
     )
 
@@ -236,6 +250,8 @@ def run_pruning(
     hub_model_id: str | None = None,
     private: bool | None = None,
     command: str | None = None,
+    allow_untrained_head: bool = True,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Prune ``classifier`` for ``data`` (a DatasetDict with train/test), fine-tune with the mask fixed, save.
 
@@ -248,39 +264,36 @@ def run_pruning(
             ``training_args.push_to_hub`` / ``hub_model_id`` / ``hub_private_repo``); a failed push keeps the local
             result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
         command: the command line that reproduces this run, shown in the model card.
+        allow_untrained_head: save even when the head is new (the dataset's classes are not the model's) and no
+            training is asked for; the card then says so. ``False`` refuses such a run (``hfnet prune`` refuses it
+            unless ``--allow-untrained-head``).
+        record: the job's options as :func:`hfnet.options.config_dict` gives them, recorded in the card as its
+            ``config`` (what ``--config FILE`` reads back).
     """
-    from accelerate import PartialState
-
-    from hfnet._io import check_output_dir
-    from hfnet.data import class_names
-
     if "train" not in data or "test" not in data:
         raise HfnetError("the dataset needs 'train' and 'test' splits")
-    if push_to_hub is None:
-        push_to_hub = bool(getattr(training_args, "push_to_hub", False))
-    hub_model_id = hub_model_id or getattr(training_args, "hub_model_id", None)
-    if private is None:
-        private = bool(getattr(training_args, "hub_private_repo", False))
-    if push_to_hub and save_dir is None:
-        raise HfnetError("push_to_hub needs a save_dir: the checkpoint is saved locally first, then pushed")
-    if push_to_hub and not hub_model_id:
-        raise HfnetError("push_to_hub needs hub_model_id (OWNER/NAME)")
-    if save_dir is not None:
-        check_output_dir(save_dir, overwrite=overwrite)  # refuse before hours of work, not after
-    save = dict(overwrite=overwrite, push_to_hub=push_to_hub, hub_model_id=hub_model_id, private=private)
+    save = SaveOptions(
+        str(save_dir) if save_dir is not None else None,
+        overwrite=overwrite,
+        push_to_hub=bool(getattr(training_args, "push_to_hub", False)) if push_to_hub is None else push_to_hub,
+        hub_model_id=hub_model_id or getattr(training_args, "hub_model_id", None),
+        private=bool(getattr(training_args, "hub_private_repo", False)) if private is None else private,
+    )
+    save.check()  # refuse before hours of work, not after
+    card_extra = dict(command=command, record=record, training_args=training_args, dataset_name=dataset_name)
     if config.structured:
         return _run_structured(
-            classifier, data, config, training_args, save_dir, dataset_name, progress, command, save
+            classifier, data, config, training_args, progress, save, card_extra, allow_untrained_head
         )
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
     torch.manual_seed(config.pruning_seed)
+    prunable_parameters(classifier)  # a model without prunable layers fails first
     replaced = fit_head(classifier, class_names(data))
+    check_head(replaced, training_args, allow_untrained_head)
     outcome = prune_classifier(classifier, data["train"], config, progress=progress and state.is_main_process)
     steps = 0
     if training_args is not None:
-        from hfnet.training import train_classifier
-
         callback = MaskCallback(classifier, outcome.masks)
         trainer = train_classifier(
             classifier,
@@ -307,8 +320,10 @@ def run_pruning(
         "train_steps": steps,
         **outcome.sparsity,
     }
-    card = functools.partial(_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps)
-    return _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save)
+    card = functools.partial(
+        _model_card, classifier, config, outcome, steps=steps, untrained_head=replaced and not steps, **card_extra
+    )
+    return _finish(classifier, data, summary, outcome, card, save)
 
 
 # ====================================================================== structured branch (config.structured)
@@ -344,18 +359,6 @@ def prune_classifier_structured(
     or a neuron fails at once. ``latency_repeats > 0`` times the dense and the pruned model (batch 1, interleaved,
     median) on the classifier's device before the swap.
     """
-    from hfnet.pruning.masks import mask_hash
-    from hfnet.pruning.structured import (
-        build_pruned_model,
-        count_parameters,
-        feasible_unit_counts,
-        measure_latency,
-        report,
-        structured_masks,
-        swap,
-        unit_layout,
-        unit_scores,
-    )
 
     layout = unit_layout(classifier)
     feasible_unit_counts(
@@ -383,19 +386,23 @@ def prune_classifier_structured(
 
 
 def _run_structured(
-    classifier, data, config: PruningConfig, training_args, save_dir, dataset_name: str, progress: bool, command, save
+    classifier,
+    data,
+    config: PruningConfig,
+    training_args,
+    progress: bool,
+    save: SaveOptions,
+    card_extra: dict[str, Any],
+    allow_untrained_head: bool,
 ) -> dict[str, Any]:
     """:func:`run_pruning` with ``config.structured``: remove units, fine-tune the smaller dense model, evaluate, save.
 
-    ``save`` holds the output-folder and push settings, already validated by :func:`run_pruning`.
+    ``save`` holds the output-folder and push settings, already checked by :func:`run_pruning`.
     """
-    from accelerate import PartialState
-
-    from hfnet.data import class_names
-
     state = PartialState()
     torch.manual_seed(config.pruning_seed)
     replaced = fit_head(classifier, class_names(data))
+    check_head(replaced, training_args, allow_untrained_head)
     outcome = prune_classifier_structured(
         classifier,
         data["train"],
@@ -405,8 +412,6 @@ def _run_structured(
     )
     steps = 0
     if training_args is not None:
-        from hfnet.training import train_classifier
-
         trainer = train_classifier(classifier, data["train"], output_dir=training_args.output_dir, args=training_args)
         steps = int(trainer.state.global_step)
         outcome.log_history = list(trainer.state.log_history)
@@ -426,23 +431,30 @@ def _run_structured(
     if outcome.heads_note:
         summary["heads_note"] = outcome.heads_note
     card = functools.partial(
-        _structured_model_card, classifier, config, outcome, dataset_name=dataset_name, steps=steps
+        _structured_model_card,
+        classifier,
+        config,
+        outcome,
+        steps=steps,
+        untrained_head=replaced and not steps,
+        **card_extra,
     )
-    return _finish(classifier, data, summary, outcome, card, save_dir, training_args, command, save)
+    return _finish(classifier, data, summary, outcome, card, save)
 
 
 def _structured_model_card(
     classifier,
     config: PruningConfig,
     outcome: StructuredOutcome,
+    metrics: dict[str, float],
     *,
     dataset_name: str,
     steps: int,
     training_args=None,
     command: str | None = None,
-):
-    from hfnet.cards import ModelCardInfo, display_name
-
+    record: dict[str, Any] | None = None,
+    untrained_head: bool = False,
+) -> ModelCardInfo:
     c, lat = outcome.counts, outcome.latency
     base = classifier.source
     rows = {
@@ -467,14 +479,17 @@ def _structured_model_card(
         )
     if outcome.heads_note:
         rows["heads"] = outcome.heads_note
-    settings = "\n".join(f"| {k} | {v} |" for k, v in rows.items())
+    if untrained_head:
+        rows["classification head"] = "replaced, untrained"
     details = (
-        "## Pruning\n\nStructured single-shot pruning before fine-tuning: per-weight scores (SNIP / ReFer / AFR, seed "
-        "002) summed over the weights each attention head and MLP neuron owns; the same number of units removed in "
-        "every block; the weights are physically removed, so the config describes an ordinary, smaller model that "
-        "loads in plain transformers / timm.\n\n| setting | value |\n|---|---|\n" + settings + "\n"
+        "Structured single-shot pruning before fine-tuning: per-weight scores (SNIP / ReFer / AFR, seed 002) summed "
+        "over the weights each attention head and MLP neuron owns; the same number of units removed in every block; "
+        "the weights are physically removed, so the config describes an ordinary, smaller model that loads in plain "
+        "transformers / timm."
     )
-    metrics = {k: v for k, v in outcome.metrics.items() if k != "num_samples"}
+    if untrained_head:
+        details += "\n\n**Untrained head.** " + UNTRAINED_HEAD_NOTE
+    metrics = {k: v for k, v in metrics.items() if k != "num_samples"}
     metrics.update(params_before=c["params_before"], params_after=c["params_after"])
     if lat:
         metrics["latency_ratio_b1"] = lat["latency_ratio_b1"]
@@ -488,6 +503,8 @@ def _structured_model_card(
         f"fine-tuned for {steps} steps. Accuracy measured on the `{dataset_name}` test split.",
         metrics=metrics,
         tags=["pruning", f"pruning-{config.method}", "structured-pruning"],
-        **_lineage(classifier, dataset_name, config, training_args, command),
+        **_lineage(classifier, dataset_name, config, training_args, command, record),
+        settings=rows,
+        settings_title="Pruning",
         details=details,
     )

@@ -1,7 +1,8 @@
 """Rank candidate pretrained classifiers for a labelled target dataset before fine-tuning any of them.
 
 Scores (each a pure function of arrays, one file per family): softmax-max and word-vector EMD (seed 003), LEEP, NCE,
-H-score (plain and shrinkage), LogME, NLEEP, SFDA, PARC, TransRate, leave-one-out k-NN, and hfnet's semantic LogME.
+H-score (plain and shrinkage), LogME, NLEEP, SFDA, PARC, TransRate, leave-one-out k-NN, NCTI, ETran, hfnet's
+semantic LogME, and hfnet's pre-registered ``recommended`` rank combination (the default sort and pick).
 :func:`rank_models` runs one forward pass per candidate and computes every requested score from its logits and
 penultimate features; :func:`rank_job` is the job behind ``hfnet rank`` (config, search, cache, processes).
 """
@@ -9,6 +10,14 @@ penultimate features; :func:`rank_job` is the job behind ``hfnet rank`` (config,
 from hfnet._lazy import lazy_exports
 
 _EXPORTS = {
+    "energy_score": "hfnet.ranking.etran",
+    "etran": "hfnet.ranking.etran",
+    "finalise": "hfnet.ranking.ranker",
+    "lda_score": "hfnet.ranking.etran",
+    "ncti": "hfnet.ranking.ncti",
+    "ncti_terms": "hfnet.ranking.ncti",
+    "recommended_scores": "hfnet.ranking.recommended",
+    "reported_info": "hfnet.ranking.reported",
     "CandidateResult": "hfnet.ranking.ranker",
     "ClassVectors": "hfnet.ranking.word_vectors",
     "DEFAULT_METRICS": "hfnet.ranking.metrics",

@@ -92,6 +92,12 @@ def dataset_fingerprint(dataset, indices: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class FeatureCache:
     """``<cache_dir>/<key>.npz`` entries; ``key`` hashes the candidate, dataset and sample fingerprints."""
 
@@ -132,6 +138,7 @@ class FeatureCache:
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, logits=outputs.logits, features=outputs.features, meta=np.asarray(json.dumps(meta)))
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a cache entry is an ordinary file
             os.replace(tmp, self.path(key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

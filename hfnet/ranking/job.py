@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hfnet.errors import HfnetError
-from hfnet.ranking.config import PREFERENCE, VALIDATION, RankingConfig
-from hfnet.ranking.ranker import Ranking, rank_models
+from hfnet.ranking.config import PREFERENCE, SINGLE_VALIDATION, VALIDATION, RankingConfig
+from hfnet.ranking.ranker import REPORTED, Ranking, finalise, rank_models
 from hfnet.ranking.search import SearchResult, format_search, search_hub
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class RankingResult:
                 row[m] = None if value is None else float(value)
                 row[f"#{m}"] = ranks[m].get(c.name)
             row["params"] = c.num_params
+            for key in REPORTED:
+                row[key] = c.reported.get(key)
             row["cached"] = c.cached
             row["forward_batches"] = c.forward_batches
             if c.error:
@@ -69,6 +71,10 @@ class RankingResult:
                 for m in self.ranking.metrics:
                     row[m] = "n/a" if r[m] is None else f"{r[m]:.4g} ({r['#' + m]})"
                 row["params"] = "?" if r["params"] is None else f"{r['params'] / 1e6:.2f}M"
+                # self-reported, blank when absent
+                row["src acc"] = "" if r["source_accuracy"] is None else f"{r['source_accuracy']:.3f}"
+                if any(x["downloads"] is not None for x in ranked):
+                    row["downloads"] = "" if r["downloads"] is None else f"{r['downloads']:,}"
                 row["cache"] = "hit" if r["cached"] else ""
                 printable.append(row)
             lines.append(f"sorted by {self.sort_by}")
@@ -119,7 +125,13 @@ def recommend(ranking: Ranking) -> dict[str, Any] | None:
     value = next(c.scores[score] for c in ranking.ranked if c.name == best)
     others = [m for m in ranking.metrics if m != score]
     agree = [m for m in others if ranking.ranks(m).get(best) == 1]
-    reason = f"first under {score}, {VALIDATION}; {score} = {value:.4g}"
+    if score == "recommended":
+        from hfnet.ranking.recommended import RULE
+
+        used = ", ".join(ranking.recommended_components)
+        reason = f"first under recommended, {VALIDATION}: {RULE}; components used: {used}; mean rank {value:.3g}"
+    else:
+        reason = f"first under {score}, {SINGLE_VALIDATION}; {score} = {value:.4g}"
     if len(order) > 1:
         runner = order[1][1]
         runner_value = next(c.scores[score] for c in ranking.ranked if c.name == runner)
@@ -222,12 +234,14 @@ def rank_job(
         cache_dir=config.cache_dir,
         process_index=process_index,
         num_processes=num_processes,
+        reported={r.id: {"downloads": r.downloads} for r in results if r.kept},
     )
     if state is not None:
         from accelerate.utils import gather_object
 
         shards = gather_object([ranking.candidates])
         ranking.candidates = sorted((c for shard in shards for c in shard), key=lambda c: c.index)
+        finalise(ranking)  # NCTI and the recommended score are relative to the whole candidate set
     ranking.dataset = dataset_name
     result = RankingResult(
         ranking=ranking,

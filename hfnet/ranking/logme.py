@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from hfnet.errors import HfnetError
 from hfnet.ranking._linalg import left_spectrum
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
+# The reference code adds 1e-5 to |m|^2 and to the residual in the alpha / beta updates. It is not scale-free: |m|^2
+# scales as 1 / scale^2 of the features, so at row norms of 1e4 the constant dominates it and the score moves
+# (-0.61 -> -2.28 on one candidate), and near 1e9 alpha reaches 0. hfnet's default LogME first divides the features
+# by their root-mean-square row norm (:func:`unit_scale`), where the constant acts at one fixed scale: the score is
+# then invariant to scaling the features. ``logme_reference`` keeps the raw features.
 _EPS = 1e-5
 # The reference code (thuml/LogME, ``LogME._fit_fixed_point``) stops after 11 updates or a relative change of
 # alpha / beta below 1e-3; hfnet iterates to convergence by default.
@@ -35,6 +41,12 @@ def log_evidence(features: np.ndarray, target: np.ndarray, alpha: float, beta: f
         - logdet / 2
     )
     return float(evidence / n)
+
+
+def unit_scale(f: np.ndarray) -> np.ndarray:
+    """``f`` divided by its root-mean-square row norm (unchanged when that is 0): LogME's input at a fixed scale."""
+    rms = float(np.sqrt(np.mean(np.sum(f * f, axis=1))))
+    return f / rms if rms > 0 else f
 
 
 def _moments(x2: np.ndarray, sigma: np.ndarray, outside: float, t: float) -> tuple[float, float, float]:
@@ -90,6 +102,11 @@ def maximise_evidence(
         gamma, m2, res2 = _moments(x2, sigma, outside, t)
         alpha = gamma / (m2 + _EPS)
         beta = (n - gamma) / (res2 + _EPS)
+        if not (alpha > 0 and beta > 0 and np.isfinite(alpha) and np.isfinite(beta)):
+            raise HfnetError(
+                f"LogME: the fixed point left its domain (alpha {alpha:.3g}, beta {beta:.3g}); the features are of an "
+                "extreme scale for the reference's 1e-5 constants: use the scale-invariant LogME (the default)"
+            )
         if abs(alpha / beta - t) / t <= tol:
             break
     if reference_rank is not None:
@@ -106,6 +123,7 @@ def logme(
     max_iter: int = 100,
     tol: float = 1e-6,
     reference: bool = False,
+    scale_invariant: bool | None = None,
 ) -> float:
     """Mean over target classes of the maximum log evidence per sample of a one-vs-rest Bayesian linear model.
 
@@ -130,8 +148,15 @@ def logme(
         max_iter: fixed-point iterations at most per class (reference: 11).
         tol: stop when the relative change of alpha / beta is below this (reference: 1e-3).
         reference: reproduce the reference code exactly (sets ``max_iter=11``, ``tol=1e-3`` and its evidence formula).
+        scale_invariant: divide the features by their root-mean-square row norm first (:func:`unit_scale`), so
+            the reference's 1e-5 constants act at one scale and the score does not change when the features are
+            scaled. Default: True, except with ``reference=True`` (the reference uses the raw features).
     """
     f = as_features(features)
+    if scale_invariant is None:
+        scale_invariant = not reference
+    if scale_invariant:
+        f = unit_scale(f)
     y = dense_labels(as_labels(labels, f.shape[0]))
     n, d = f.shape
     sigma, u = left_spectrum(f)

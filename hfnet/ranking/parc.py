@@ -6,13 +6,26 @@ from __future__ import annotations
 import numpy as np
 
 from hfnet.errors import HfnetError
+from hfnet.ranking._linalg import left_spectrum, right_vectors
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 
-def _pca(f: np.ndarray, dims: int) -> np.ndarray:
+def pca(f: np.ndarray, dims: int) -> np.ndarray:
+    """``[N, k]`` principal-component scores of ``f``, ``k <= dims`` the components with variance.
+
+    Signs are fixed (the largest-magnitude loading of each component positive, a property of the features, not of
+    the sample order; LAPACK's choice moved PARC by 1-2 points when the samples were shuffled), and components of
+    numerically zero variance (below 1e-10 of the largest, e.g. beyond N - 1 when N <= dims) are dropped: the
+    standardisation after the PCA would scale their rounding noise up to unit variance. Computed through the
+    smaller Gram matrix (a thin SVD of 400 x 1280 features took 2 s; this takes a few hundredths).
+    """
     centred = f - f.mean(axis=0, keepdims=True)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    return u[:, :dims] * s[:dims]
+    sigma, u = left_spectrum(centred)  # squared singular values (ascending), through the smaller Gram matrix
+    keep = np.argsort(sigma)[::-1][:dims]
+    sigma, u = sigma[keep], u[:, keep]
+    v = right_vectors(centred, sigma, u)  # [D, k] loadings
+    signs = np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
+    return u * (np.sqrt(sigma) * signs)
 
 
 def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> float:
@@ -20,12 +33,14 @@ def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> 
 
     ``1 - corrcoef`` between samples of the (PCA-reduced, then standardised) features, against ``1 - corrcoef``
     between their one-hot labels, compared over the N(N-1)/2 pairs. Higher = more transferable. The authors reduce
-    the features to 32 dimensions with a randomised PCA; hfnet uses the exact PCA (``dims=None``: no reduction).
+    the features to 32 dimensions with a randomised PCA; hfnet uses the exact PCA with fixed signs, keeping only
+    components with variance (:func:`pca`; ``dims=None``: no reduction). Invariant to a common offset and scale of
+    the features, the order of the samples and renaming the labels (not to duplicating samples: pairs are counted).
 
     Args:
         features: ``[N, D]`` penultimate features.
         labels: ``[N]`` target class indices.
-        dims: PCA dimensions (clipped to N), or None.
+        dims: PCA dimensions at most (fewer when the centred features have lower rank), or None.
     """
     from scipy.stats import spearmanr
 
@@ -35,7 +50,9 @@ def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> 
     if n < 3:
         raise HfnetError("PARC needs at least three samples")
     if dims is not None and dims < f.shape[1]:
-        f = _pca(f, min(dims, n))
+        f = pca(f, dims)
+        if f.shape[1] == 0:
+            raise HfnetError("PARC: the features do not vary over the samples")
     std = f.std(axis=0)
     f = (f - f.mean(axis=0)) / np.where(std > 0, std, 1.0)
     k = int(y.max()) + 1

@@ -10,6 +10,18 @@ from hfnet._plots import pyplot, save_figure
 from hfnet.ranking.ranker import Ranking
 
 
+def bar_lengths(values: list[float | None], higher_is_better: bool) -> list[float | None]:
+    """Bar lengths that grow with how good a value is, whatever its sign: the distance from just beyond the worst
+    value (the best candidate gets the longest bar; a bar of raw negative values drew the best as the shortest)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return list(values)
+    good = [None if v is None else (v if higher_is_better else -v) for v in values]
+    worst, best = min(g for g in good if g is not None), max(g for g in good if g is not None)
+    margin = 0.05 * (best - worst) or 1.0
+    return [None if g is None else g - worst + margin for g in good]
+
+
 def plot_ranking(ranking: Ranking, path: str | os.PathLike) -> Path:
     """Write a PNG with a bar chart per score (arrow in the title: which direction is better)."""
     plt = pyplot()
@@ -25,14 +37,15 @@ def plot_ranking(ranking: Ranking, path: str | os.PathLike) -> Path:
         ranks = ranking.ranks(metric)
         values = [c.scores.get(metric) for c in candidates]
         colors = ["tab:orange" if ranks.get(c.name) == 1 else "tab:blue" for c in candidates]
-        ax.barh(range(len(candidates)), [v if v is not None else 0.0 for v in values], color=colors)
+        lengths = bar_lengths(values, ranking.higher_is_better[metric])
+        ax.barh(range(len(candidates)), [v if v is not None else 0.0 for v in lengths], color=colors)
         for i, v in enumerate(values):
-            if v is None:
-                ax.text(0, i, " n/a", va="center", fontsize=7, color="gray")
+            ax.text(0, i, " n/a" if v is None else f" {v:.4g}", va="center", fontsize=6, color="black")
+        ax.set_xticks([])
         ax.set_yticks(range(len(candidates)), labels if ax in axes[:, 0] else [""] * len(candidates), fontsize=7)
         ax.invert_yaxis()
         arrow = "higher" if ranking.higher_is_better[metric] else "lower"
-        ax.set_title(f"{metric} ({arrow} is better)", fontsize=9)
+        ax.set_title(f"{metric} ({arrow} is better; longest bar = best)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")

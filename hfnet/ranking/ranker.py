@@ -19,6 +19,7 @@ import numpy as np
 
 from hfnet.errors import HfnetError
 from hfnet.ranking.metrics import Metric, ScoreInputs, get_metrics
+from hfnet.ranking.reported import reported_info
 from hfnet.ranking.softmax_max import softmax
 from hfnet.ranking.word_vectors import Combine, class_distances, class_vectors, load_word_vectors
 
@@ -39,6 +40,8 @@ class CandidateResult:
     metric_seconds: dict[str, float] = field(default_factory=dict)
     forward_batches: int = 0
     cached: bool = False
+    reported: dict[str, Any] = field(default_factory=dict)
+    terms: dict[str, dict[str, float]] = field(default_factory=dict)
     index: int = 0
     process: int = 0
     error: str | None = None
@@ -60,6 +63,8 @@ class Ranking:
     seconds: float = 0.0
     dataset: str | None = None
     notes: list[str] = field(default_factory=list)
+    set_relative: list[str] = field(default_factory=list)
+    recommended_components: list[str] = field(default_factory=list)
 
     @property
     def ranked(self) -> list[CandidateResult]:
@@ -70,15 +75,28 @@ class Ranking:
         return [c for c in self.candidates if c.error is not None]
 
     def ranks(self, metric: str) -> dict[str, int | None]:
-        """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing)."""
+        """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing).
+
+        Ties under ``recommended`` go to the better LogME value (its rule), when LogME was computed.
+        """
         values = {c.name: c.scores.get(metric) for c in self.ranked}
         present = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
         sign = -1.0 if self.higher_is_better[metric] else 1.0
-        ordered = sorted(present.values(), key=lambda v: sign * v)
+        breaker = TIE_BREAK.get(metric)
+
+        def key(name: str) -> tuple[float, float]:
+            second = self.candidate(name).scores.get(breaker) if breaker else None
+            ok = second is not None and np.isfinite(second)
+            return (sign * present[name], -second if ok and self.higher_is_better.get(breaker, True) else 0.0)
+
+        ordered = sorted(key(n) for n in present)
         out: dict[str, int | None] = {k: None for k in values}
-        for name, value in present.items():
-            out[name] = 1 + ordered.index(value)
+        for name in present:
+            out[name] = 1 + ordered.index(key(name))
         return out
+
+    def candidate(self, name: str) -> CandidateResult:
+        return next(c for c in self.candidates if c.name == name)
 
     def rows(self) -> list[dict[str, Any]]:
         """Table rows: one per candidate, a score column and a rank column per metric."""
@@ -90,6 +108,8 @@ class Ranking:
                 value = c.scores.get(m)
                 row[m] = None if value is None else float(value)
                 row[f"#{m}"] = ranks[m].get(c.name)
+            for key in REPORTED:
+                row[key] = c.reported.get(key)
             row["seconds"] = round(c.seconds, 2)
             if c.error:
                 row["error"] = c.error
@@ -108,6 +128,46 @@ class Ranking:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=_json_default))
         return path
+
+
+# the recommended score's rule: ties go to the better LogME
+TIE_BREAK = {"recommended": "logme"}
+# what a candidate says about itself (its card and config, or the Hub search), shown in their own columns
+REPORTED = ("source_accuracy", "source_dataset", "downloads")
+SET_RELATIVE_NOTE = (
+    "{names} are computed over the candidate set ranked together: adding or removing a candidate changes every value"
+)
+
+
+def finalise(ranking: Ranking) -> Ranking:
+    """Compute the set-relative scores (NCTI, then the recommended rank combination) over the ranked candidates.
+
+    Called by :func:`rank_models` and again by the rank job after gathering the shards of a multi-process run, so
+    the values are always relative to the whole candidate set. Idempotent.
+    """
+    from hfnet.ranking.ncti import ncti
+    from hfnet.ranking.recommended import COMPONENTS, recommended_scores
+
+    ranked = ranking.ranked
+    relative = [m for m in ranking.metrics if m in ("ncti", "recommended")]
+    if "ncti" in ranking.metrics:
+        for c, value in zip(ranked, ncti([c.terms.get("ncti") for c in ranked])):
+            c.scores["ncti"] = value
+    if "recommended" in ranking.metrics:
+        values = {
+            name: [c.reported.get(name) if name == "source_accuracy" else c.scores.get(name) for c in ranked]
+            for name in COMPONENTS
+        }
+        scores, used = recommended_scores(values)
+        for c, value in zip(ranked, scores):
+            c.scores["recommended"] = value
+        ranking.recommended_components = used
+    ranking.set_relative = relative
+    note = SET_RELATIVE_NOTE.format(names=" and ".join(relative))
+    ranking.notes = [n for n in ranking.notes if not n.endswith(SET_RELATIVE_NOTE.format(names="")[1:])]
+    if relative:
+        ranking.notes.append(note)
+    return ranking
 
 
 def _json_default(value: Any) -> Any:
@@ -192,6 +252,7 @@ def rank_models(
     cache_dir: str | os.PathLike | None = None,
     process_index: int = 0,
     num_processes: int = 1,
+    reported: dict[str, dict[str, Any]] | None = None,
 ) -> Ranking:
     """Score every candidate on a labelled target dataset without fine-tuning.
 
@@ -214,6 +275,9 @@ def rank_models(
             loaded nor run.
         process_index, num_processes: score only the candidates ``i`` with ``i % num_processes == process_index``
             (one shard of a multi-process run; :func:`hfnet.ranking.job.rank_job` gathers the shards).
+        reported: display name -> what the candidate says about itself (``source_accuracy`` in [0, 1],
+            ``source_dataset``, ``downloads``), over what its card's model-index reports
+            (:func:`hfnet.ranking.reported.reported_info`); shown in their own columns, used by ``recommended``.
 
     Returns:
         A :class:`Ranking`; failed candidates keep their error message and no scores. ``CandidateResult.index`` is
@@ -300,6 +364,7 @@ def rank_models(
         bar.set_postfix_str(name[-40:])
         result = CandidateResult(name=name, index=i, process=process_index)
         t0 = time.perf_counter()
+        result.reported = {**reported_info(candidate), **((reported or {}).get(name) or {})}
         try:
             outputs = _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result)
         except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
@@ -320,13 +385,16 @@ def rank_models(
         with _one_blas_thread():
             for metric in chosen:
                 t_metric = time.perf_counter()
-                result.scores[metric.name] = _score(metric, inputs, result)
+                if metric.set_relative:
+                    _terms(metric, inputs, result)
+                else:
+                    result.scores[metric.name] = _score(metric, inputs, result)
                 result.metric_seconds[metric.name] = time.perf_counter() - t_metric
         result.score_seconds = time.perf_counter() - t_scores
         result.seconds = time.perf_counter() - t0
         ranking.candidates.append(result)
     ranking.seconds = time.perf_counter() - start
-    return ranking
+    return finalise(ranking)
 
 
 def _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result: CandidateResult):
@@ -391,13 +459,35 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _terms(metric: Metric, inputs: ScoreInputs, result: CandidateResult) -> None:
+    from hfnet.ranking.metrics import metric_terms
+
+    result.scores[metric.name] = None
+    try:
+        with np.errstate(all="ignore"):
+            terms = metric_terms(metric, inputs)
+    except Exception as e:  # noqa: BLE001 - one score failing on one candidate is a note, never an abort
+        result.warnings.append(f"{metric.name} failed: {_message(e)}")
+        logger.warning("candidate %s: %s failed: %s", result.name, metric.name, _message(e))
+        return
+    if terms is not None:
+        if all(np.isfinite(v) for v in terms.values()):
+            result.terms[metric.name] = terms
+        else:
+            result.warnings.append(f"{metric.name} failed: not finite ({terms})")
+
+
 def _score(metric: Metric, inputs: ScoreInputs, result: CandidateResult) -> float | None:
     if metric.needs_class_names and inputs.distances is None:
         return None
     try:
-        value = float(metric.fn(inputs))
-    except (HfnetError, np.linalg.LinAlgError, FloatingPointError, ValueError) as e:
+        with np.errstate(all="ignore"):
+            value = float(metric.fn(inputs))
+    except Exception as e:  # noqa: BLE001 - one score failing on one candidate is a note, never an abort
         result.warnings.append(f"{metric.name} failed: {_message(e)}")
         logger.warning("candidate %s: %s failed: %s", result.name, metric.name, _message(e))
         return None
-    return value if np.isfinite(value) else None
+    if not np.isfinite(value):
+        result.warnings.append(f"{metric.name} failed: not finite ({value})")
+        return None
+    return value

@@ -41,7 +41,7 @@ import numpy as np
 from hfnet.errors import HfnetError
 from hfnet.ranking._linalg import left_spectrum
 from hfnet.ranking._validate import as_features, as_labels, as_probabilities
-from hfnet.ranking.logme import maximise_evidence
+from hfnet.ranking.logme import maximise_evidence, unit_scale
 
 
 def semantic_predictions(probs: np.ndarray, distances: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def semantic_logme(
         tol: relative tolerance on alpha / beta and on lambda.
         return_weights: also return the lambda_c of every class present.
     """
-    f = as_features(features)
+    f = unit_scale(as_features(features))  # as LogME's default: invariant to the scale of the features
     n, d = f.shape
     if distances is None:
         s_all = None

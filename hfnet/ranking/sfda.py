@@ -61,7 +61,7 @@ def fda_posteriors(x: np.ndarray, y: np.ndarray, shrinkage: float | None = None)
     return softmax(x @ coef.T + intercept), shrinkage
 
 
-def sfda(features: np.ndarray, labels: np.ndarray) -> float:
+def sfda(features: np.ndarray, labels: np.ndarray, *, first: tuple[np.ndarray, float] | None = None) -> float:
     """Mean probability of the true class under Fisher discriminant analysis after a self-challenging ConfMix step.
 
     1. Fit a shrinkage LDA (:func:`fda_posteriors`) on the features; soften its posteriors with a second softmax
@@ -72,18 +72,26 @@ def sfda(features: np.ndarray, labels: np.ndarray) -> float:
        (no log, as in the authors' code). Higher = more transferable.
 
     Follows the authors' reference implementation (github.com/TencentARC/SFDA) up to the D x D eigenproblem, which
-    is replaced by the equivalent inverse (see :func:`fda_posteriors`); the input features are not modified.
+    is replaced by the equivalent inverse (see :func:`fda_posteriors`) and the features are centred first (the
+    reference does not; invariant in exact arithmetic, not in floating point); the input array is not modified.
+    Invariant to a common feature offset, the order of the samples, duplicating every sample and renaming the
+    labels; not to the feature scale (the authors' shrinkage ``exp(-5 lambda_max)`` depends on it).
 
     Args:
         features: ``[N, D]`` penultimate features.
         labels: ``[N]`` target class indices.
+        first: the first LDA's ``fda_posteriors`` on the centred features, when already computed (ETran's LDA
+            score is the same fit: the registry computes it once for both).
     """
-    x = as_features(features).copy()
+    x = as_features(features)
+    # centred first: the model is offset-invariant, but with a large common offset the inverse of the barely shrunk
+    # within-class scatter meets the class means' offset and rounding takes over (offset 3000 gave 1/K)
+    x = x - x.mean(axis=0, keepdims=True)
     y = dense_labels(as_labels(labels, x.shape[0]))
     k = int(y.max()) + 1
     if k < 2:
         raise HfnetError("SFDA needs at least two target classes")
-    prob, shrinkage = fda_posteriors(x, y)
+    prob, shrinkage = fda_posteriors(x, y) if first is None else first
     prob = softmax(prob)
     counts = np.bincount(y, minlength=k)
     means = np.zeros((k, x.shape[1]))

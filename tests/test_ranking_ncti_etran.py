@@ -1,0 +1,94 @@
+"""NCTI, ETran and the recommended rank combination against hand computations on small inputs."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score
+from hfnet.ranking.ncti import ncti, ncti_terms
+from hfnet.ranking.recommended import RULE, mean_ranks, recommended_scores
+
+F = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [2.0, 4.0], [1.0, 1.0], [1.0, 3.0]])
+Y = np.array([0, 0, 1, 1, 0, 1])
+
+
+def test_ncti_terms_equal_a_hand_computation():
+    # class means (1, 1/3) and (1, 11/3); global mean (1, 2); centred means (0, -5/3), (0, 5/3)
+    within = ((1 + 1 / 9) + (1 + 1 / 9) + (0 + 4 / 9)) * 2 / 6  # mean squared distance to the class mean
+    between = (25 / 9 + 25 / 9) * 3 / 6
+    terms = ncti_terms(F, Y)
+    assert terms["vc"] == pytest.approx(-within / between)
+    assert terms["seli"] == pytest.approx(1.0)  # two class means: one non-zero singular value
+    var = within / 2
+    means = np.array([[1.0, 1 / 3], [1.0, 11 / 3]])
+    logits = -((F[:, None, :] - means[None]) ** 2).sum(-1) / (2 * var) + np.log(0.5)
+    expected = np.mean(logits[np.arange(6), Y] - logsumexp(logits, axis=1))
+    assert terms["ncc"] == pytest.approx(expected)
+
+
+def test_ncti_seli_is_one_for_a_simplex_and_lower_otherwise():
+    simplex = np.repeat(np.eye(3), 4, axis=0) + 1e-3 * np.random.default_rng(0).normal(size=(12, 3))
+    y = np.repeat(np.arange(3), 4)
+    assert ncti_terms(simplex, y)["seli"] == pytest.approx(1.0, abs=1e-3)
+    skewed = simplex * np.array([1.0, 1.0, 6.0])
+    assert ncti_terms(skewed, y)["seli"] < 0.95
+
+
+def test_ncti_normalises_each_term_over_the_candidates():
+    terms = [{"vc": -2.0, "seli": 0.5, "ncc": -1.0}, {"vc": -1.0, "seli": 0.9, "ncc": -3.0}, None]
+    values = ncti(terms)
+    assert values[0] == pytest.approx(1.0) and values[1] == pytest.approx(2.0) and values[2] is None
+    # a third candidate changes the others' values: the score is relative to the set
+    more = ncti([*terms[:2], {"vc": -4.0, "seli": 0.1, "ncc": -1.0}])
+    assert more[0] != pytest.approx(values[0])
+    assert ncti([terms[0]]) == [0.0]  # alone: every term equal over the set
+
+
+def test_energy_is_the_mean_logsumexp_of_the_lowest_fraction():
+    f = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0], [5.0, 5.0]])
+    energy = logsumexp(f, axis=1)
+    assert energy_score(f, 1.0) == pytest.approx(energy.mean())
+    assert energy_score(f, 0.5) == pytest.approx(np.sort(energy)[:2].mean())
+    assert energy_score(f) == pytest.approx(energy.min())  # 0.5 % of 4 samples: at least one
+    assert REFERENCE_FRACTION == 0.005
+
+
+def test_lda_score_equals_the_shrunk_lda_posterior_by_hand():
+    x = F - F.mean(0)
+    means = np.stack([x[Y == c].mean(0) for c in (0, 1)])
+    sw = sum(0.5 * np.cov(x[Y == c].T, bias=True) for c in (0, 1))
+    # the authors' shrinkage: 3 power-iteration steps on S_w, exp(-5 lambda); checked through the result
+    lam = np.linalg.eigvalsh(sw).max()
+    s = max(np.exp(-5 * lam), 1e-10)
+    shrunk = (1 - s) * sw + s * np.trace(sw) / 2 * np.eye(2)
+    coef = means @ np.linalg.inv(shrunk)
+    logits = x @ coef.T - 0.5 * np.sum(means * coef, axis=1) + np.log(0.5)
+    p = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    assert lda_score(F, Y) == pytest.approx(p[np.arange(6), Y].mean(), rel=1e-4)
+    assert etran(F, Y) == pytest.approx(energy_score(F) + lda_score(F, Y))
+
+
+def test_recommended_is_the_mean_rank_with_missing_values_last():
+    ranks = mean_ranks([0.3, None, 0.9, 0.3])
+    assert list(ranks) == [2.5, 4.0, 1.0, 2.5]
+    scores, used = recommended_scores(
+        {"logme": [1.0, 2.0, 3.0], "leep": [3.0, 2.0, 1.0], "ncti": [0.0, 2.0, 1.0], "source_accuracy": [None] * 3}
+    )
+    assert used == ["logme", "leep", "ncti"]  # no candidate reports an accuracy: left out
+    assert scores == pytest.approx([(3 + 1 + 3) / 3, (2 + 2 + 1) / 3, (1 + 3 + 2) / 3])
+    again, _ = recommended_scores(
+        {"logme": [1.0, 2.0, 3.0], "leep": [3.0, 2.0, 1.0], "ncti": [0.0, 2.0, 1.0], "source_accuracy": [None] * 3}
+    )
+    assert again == scores  # deterministic
+    assert "logme" in RULE and "leep" in RULE and "ncti" in RULE and "source accuracy" in RULE
+
+
+def test_ncti_nearest_centre_term_uses_the_class_priors():
+    y = np.array([0, 0, 1, 1, 0, 0])  # imbalanced: the prior log(n_c / N) matters
+    terms = ncti_terms(F, y)
+    x = F - F.mean(0)
+    means = np.stack([x[y == c].mean(0) for c in (0, 1)])
+    var = np.sum((x - means[y]) ** 2) / 6 / 2
+    logits = -((x[:, None, :] - means[None]) ** 2).sum(-1) / (2 * var) + np.log([4 / 6, 2 / 6])
+    expected = np.mean(logits[np.arange(6), y] - logsumexp(logits, axis=1))
+    assert terms["ncc"] == pytest.approx(expected)
