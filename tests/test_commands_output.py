@@ -26,7 +26,8 @@ def _argv(job: str, tiny_vit_dir, tiny_resnet_dir, out: str) -> list[str]:
     if job == "prune":
         return ["prune", str(tiny_vit_dir), "--dataset", "digits", "--samples-per-class", "4",
                 "--test-samples-per-class", "1", "--calibration-samples", "8", "--calibration-batch-size", "8",
-                "--method", "magnitude", "--epochs", "0", "--max-steps", "0", "--output-dir", out]  # fmt: skip
+                "--method", "magnitude", "--epochs", "0", "--max-steps", "0", "--allow-untrained-head",
+                "--output-dir", out]  # fmt: skip
     if job == "merge":
         return ["merge", str(tiny_resnet_dir), str(tiny_resnet_dir), "--output-dir", out]
     return ["distill", "--teacher", str(tiny_resnet_dir), "--student", "zoo:tiny_resnet:embedding_size=8,hidden_sizes=8x16",
