@@ -54,11 +54,11 @@ def run(
     from hfnet.compression.pipeline import run_compress
     from hfnet.finish import SaveOptions
     from hfnet.jobs import current_command
-    from hfnet.jobs._common import write_json
+    from hfnet.jobs._common import result_lines
     from hfnet.options import config_dict
 
     # Save (checked before anything is loaded)
-    save = SaveOptions(output.output_dir, output.overwrite, output.push_to_hub, output.hub_model_id, output.private)
+    save = SaveOptions(output.output_dir, **output.save_kwargs())
     save.check()
 
     # Dataset
@@ -83,9 +83,5 @@ def run(
     stages = [{k: s[k] for k in ("target", "teacher", "steps", "heads_per_block_after", "neurons_per_block_after")}
               for s in summary["stages"]]  # fmt: skip
     lines.append(format_table(stages))
-    lines.append(f"saved {summary.get('output_dir', output.output_dir)}")
-    if script.json:
-        lines.append(f"wrote {write_json(script.json, summary)}")
-    if summary.get("hub_url"):
-        lines.append(f"pushed to {summary['hub_url']}")
+    lines += result_lines(summary, output.output_dir, script.json)
     return JobResult("\n".join(lines), summary)

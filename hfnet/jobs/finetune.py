@@ -71,13 +71,13 @@ def run(
     from hfnet.data import class_names
     from hfnet.finish import SaveOptions, finish
     from hfnet.jobs import current_command
-    from hfnet.jobs._common import write_json
+    from hfnet.jobs._common import result_lines
     from hfnet.options import config_dict
     from hfnet.pruning.pipeline import fit_head
     from hfnet.training import train_classifier
 
     # Save (checked before anything is loaded)
-    save = SaveOptions(output.output_dir, output.overwrite, output.push_to_hub, output.hub_model_id, output.private)
+    save = SaveOptions(output.output_dir, **output.save_kwargs())
     save.check()
 
     # Model + Dataset
@@ -102,9 +102,6 @@ def run(
     if not PartialState().is_main_process:
         return JobResult("", summary, main_process=False)
     keys = ("accuracy", "loss", "train_steps", "head_replaced")
-    lines = [format_table([{k: summary[k] for k in keys if k in summary}]), f"saved {summary.get('output_dir')}"]
-    if script.json:
-        lines.append(f"wrote {write_json(script.json, summary)}")
-    if summary.get("hub_url"):
-        lines.append(f"pushed to {summary['hub_url']}")
+    lines = [format_table([{k: summary[k] for k in keys if k in summary}])]
+    lines += result_lines(summary, output.output_dir, script.json)
     return JobResult("\n".join(lines), summary)

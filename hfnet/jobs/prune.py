@@ -43,7 +43,7 @@ def run(
 ) -> JobResult:
     from hfnet._table import format_table
     from hfnet.jobs import current_command
-    from hfnet.jobs._common import write_json
+    from hfnet.jobs._common import result_lines
     from hfnet.pruning.job import run_prune_job
 
     summary = run_prune_job(script, data_args, config, training, output, command=current_command())
@@ -53,9 +53,5 @@ def run(
     lines = [format_table([{k: summary[k] for k in keys if k in summary}])]
     if summary.get("heads_note"):
         lines.append(f"note: {summary['heads_note']}")
-    lines.append(f"saved {summary.get('output_dir', output.output_dir)}")
-    if script.json:
-        lines.append(f"wrote {write_json(script.json, summary)}")
-    if summary.get("hub_url"):
-        lines.append(f"pushed to {summary['hub_url']}")
+    lines += result_lines(summary, output.output_dir, script.json)
     return JobResult("\n".join(lines), summary)
