@@ -20,6 +20,24 @@ def test_help_lists_subcommands(capsys):
         assert name in out
 
 
+@pytest.mark.parametrize(
+    ("argv", "suggestion"), [(["compres", "x"], "did you mean 'compress'?"), (["-v", "zzzz"], None)]
+)
+def test_unknown_command_is_one_line_exit_1(argv, suggestion, capsys):
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and captured.out == ""
+    assert lines[0].startswith(f"error: unknown command {argv[-2] if suggestion else argv[-1]!r}")
+    assert "prune" in lines[0] and "finetune" in lines[0]
+    assert (suggestion in lines[0]) if suggestion else ("did you mean" not in lines[0])
+
+
+def test_no_command_prints_help_exit_2(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
 def test_offline_hub_id_one_line_no_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "hfnet.commands", "evaluate", "google/vit-base-patch16-224", "--dataset", "digits"],

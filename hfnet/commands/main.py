@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest = list(argv)
         rest.remove(command)
         return run_job(command, rest, prog=f"hfnet {command}")
+    if command is not None and not command.startswith("-"):
+        return _unknown_command(command)
     parser = build_parser()
     try:
         parser.parse_args(argv)
@@ -40,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(e)
     parser.print_help()
     return 2
+
+
+def _unknown_command(command: str) -> int:
+    """One line, exit 1 (as every usage error): the unknown name, the closest command, and every command."""
+    close = difflib.get_close_matches(command, list(JOBS), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    print(f"error: unknown command {command!r}; {hint}commands: {', '.join(JOBS)} (hfnet --help)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
