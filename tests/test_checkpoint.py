@@ -162,6 +162,34 @@ def test_one_channel_models_read_grey_pixels(grey_models, digits_small, kind):
     assert evaluate_classifier(clf, digits_small["test"])["num_samples"] == 50
 
 
+@pytest.mark.parametrize("kind", ["resnet", "timm"])
+def test_one_channel_results_load_in_automodel_and_pipeline(grey_models, kind):
+    """A 1-channel result: plain AutoModel gives hfnet's logits; pipeline() on a grey image gives hfnet's scores.
+
+    transformers' ``load_image`` converts every PIL image to RGB and no stock processor turns RGB into grey, so a
+    1-channel model takes its grey image as an ``[H, W, 1]`` array (README: 1-channel models).
+    """
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoModelForImageClassification, pipeline
+
+    clf = load_classifier(grey_models[kind])
+    auto = AutoModelForImageClassification.from_pretrained(grey_models[kind]).eval()
+    x = torch.randn(2, 1, 32, 32) if kind == "timm" else torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(auto(pixel_values=x).logits, clf.logits(x))
+    grey = Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40), dtype=np.uint8), mode="L")
+    scores = pipeline("image-classification", model=str(grey_models[kind]))(np.asarray(grey)[..., None], top_k=10)
+    pixels = build_transform(clf.preprocessing)(grey)
+    assert pixels.shape[0] == 1
+    with torch.no_grad():
+        ref = clf.logits(pixels[None]).softmax(-1)[0]
+    by_label = {s["label"]: s["score"] for s in scores}
+    assert set(by_label) == set(DIGITS)
+    for i, name in enumerate(DIGITS):
+        assert by_label[name] == pytest.approx(float(ref[i]), abs=1e-4)
+
+
 def test_one_channel_models_are_ranked_and_pruned(grey_models, tmp_path, capsys):
     argv = ["rank", "--dataset", "digits", "--candidates", grey_models["resnet"], grey_models["timm"]]
     argv = [str(a) for a in argv] + ["--num-samples", "30", "--metrics", "logme", "leep", "--no-progress"]
