@@ -5,7 +5,7 @@ import pytest
 from scipy.special import logsumexp
 
 from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score
-from hfnet.ranking.ncti import ncti, ncti_terms
+from hfnet.ranking.ncti import ncti, ncti_terms, reference_ncti_terms
 from hfnet.ranking.recommended import RULE, mean_ranks, recommended_scores
 
 F = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [2.0, 4.0], [1.0, 1.0], [1.0, 3.0]])
@@ -92,3 +92,79 @@ def test_ncti_nearest_centre_term_uses_the_class_priors():
     logits = -((x[:, None, :] - means[None]) ** 2).sum(-1) / (2 * var) + np.log([4 / 6, 2 / 6])
     expected = np.mean(logits[np.arange(6), y] - logsumexp(logits, axis=1))
     assert terms["ncc"] == pytest.approx(expected)
+
+
+# the authors' NCTI_Score (github.com/BUserName/NCTI): one shrinkage LDA on a PCA of the features
+G = np.array([[0.0, 0.0], [1.5, 0.5], [0.5, 2.0], [2.0, 1.0], [1.0, 1.5], [2.5, 3.0], [0.5, 3.5], [1.5, 2.5]])
+GY = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+
+
+def _nuclear(m):
+    return np.linalg.svd(m, compute_uv=False).sum()
+
+
+def _softmax_rows(logits):
+    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+
+
+def test_reference_ncti_terms_equal_the_authors_shrinkage_lda_by_hand():
+    from scipy import linalg
+
+    x = G - G.mean(0)  # a full PCA of 2-D data is a rotation of the centred data, which LDA does not see
+    shrink = np.exp(-np.trace(np.cov(G.T)))  # the 32 largest PCA variances: here both, with ddof 1
+    assert 1e-10 < shrink < 1  # the shrunk ("eigen") branch
+
+    def shrunk(z):
+        s = np.cov(z.T, bias=True)
+        return (1 - shrink) * s + shrink * np.trace(s) / 2 * np.eye(2)
+
+    priors = np.array([0.5, 0.5])
+    means = np.stack([x[GY == c].mean(0) for c in (0, 1)])
+    sw = sum(p * shrunk(x[GY == c]) for p, c in zip(priors, (0, 1)))  # shrunk per class, then weighted
+    evals, vecs = linalg.eigh(shrunk(x) - sw, sw)
+    vecs = vecs[:, np.argsort(evals)[::-1]]
+    low = x @ vecs[:, :1]  # K - 1 = 1 discriminant direction
+    coef = means @ vecs @ vecs.T
+    prob = _softmax_rows(x @ coef.T - 0.5 * np.sum(means * coef, axis=1) + np.log(priors))
+    terms = reference_ncti_terms(G, GY)
+    assert terms["seli"] == pytest.approx(_nuclear(low - low.mean(0)), rel=1e-8)
+    assert terms["ncc"] == pytest.approx(prob[np.arange(8), GY].mean(), rel=1e-8)
+    assert terms["vc"] == pytest.approx(-np.log(_nuclear(prob[GY == 0]) + _nuclear(prob[GY == 1])), rel=1e-8)
+    assert 0.5 < terms["ncc"] < 0.95  # overlapping classes: not a degenerate posterior
+
+
+def test_reference_ncti_terms_use_the_unshrunk_lda_at_the_shrinkage_floor():
+    big = 10.0 * G  # PCA variances sum to 100x: exp(-sum) below 1e-10, so the authors switch to the svd solver
+    assert np.exp(-np.trace(np.cov(big.T))) < 1e-10
+    x = big - big.mean(0)
+    means = np.stack([x[GY == c].mean(0) for c in (0, 1)])
+    resid = x - means[GY]
+    pooled = resid.T @ resid / 8  # scikit-learn's svd solver whitens the within-class scatter with 1 / N
+    w = np.linalg.solve(pooled, means[1] - means[0])
+    w /= np.sqrt(w @ pooled @ w)  # unit within-class variance along the discriminant
+    inv = np.linalg.inv(pooled)
+    logits = x @ (means @ inv).T - 0.5 * np.einsum("kd,de,ke->k", means, inv, means) + np.log(0.5)
+    prob = _softmax_rows(logits)
+    terms = reference_ncti_terms(big, GY)
+    assert terms["seli"] == pytest.approx(np.linalg.norm(x @ w), rel=1e-8)
+    assert terms["ncc"] == pytest.approx(prob[np.arange(8), GY].mean(), rel=1e-8)
+    assert terms["vc"] == pytest.approx(-np.log(_nuclear(prob[GY == 0]) + _nuclear(prob[GY == 1])), rel=1e-8)
+
+
+def test_reference_ncti_is_the_authors_combination_plus_one():
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 4
+    sets = [rng.normal(size=(120, 80)) + s * np.eye(4, 80)[y] for s in (0.5, 1.0, 2.0)]  # D > 64: the PCA reduces
+    terms = [reference_ncti_terms(f, y) for f in sets]
+
+    def n(v):
+        v = np.asarray(v)
+        return (v - v.min()) / (v.max() - v.min())
+
+    # evaluate_metric_group1_cpu.py: n(seli) + n(ncc) - n(log sum_c ||P_c||_*)
+    authors = n([t["seli"] for t in terms]) + n([t["ncc"] for t in terms]) - n([-t["vc"] for t in terms])
+    assert ncti(terms) == pytest.approx(list(authors + 1), rel=1e-12)
+    assert np.argmax(authors) == 2  # the best-separated features rank first
+    perm = rng.permutation(120)
+    assert reference_ncti_terms(sets[0][perm], y[perm]) == pytest.approx(terms[0], rel=1e-8)
+    assert reference_ncti_terms(sets[0] + 50.0, np.array([3, 9, 4, 1])[y]) == pytest.approx(terms[0], rel=1e-6)
