@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score
+from hfnet.errors import HfnetError
+from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score, reference_etran
 from hfnet.ranking.ncti import ncti, ncti_terms, reference_ncti_terms
 from hfnet.ranking.recommended import RULE, mean_ranks, recommended_scores
 
@@ -168,3 +169,17 @@ def test_reference_ncti_is_the_authors_combination_plus_one():
     perm = rng.permutation(120)
     assert reference_ncti_terms(sets[0][perm], y[perm]) == pytest.approx(terms[0], rel=1e-8)
     assert reference_ncti_terms(sets[0] + 50.0, np.array([3, 9, 4, 1])[y]) == pytest.approx(terms[0], rel=1e-6)
+
+
+def test_reference_etran_is_the_authors_weighted_min_max_combination():
+    energies, ldas = [10.0, 30.0, 20.0], [0.9, 0.5, 0.6]
+    # tw.py: 0.15 * (e - min) / span + 0.85 * (l - min) / span
+    expected = [0.15 * 0.0 + 0.85 * 1.0, 0.15 * 1.0 + 0.85 * 0.0, 0.15 * 0.5 + 0.85 * 0.25]
+    assert reference_etran(energies, ldas) == pytest.approx(expected, rel=1e-12)
+    # the plain sum follows the energy here; the authors' weights follow the LDA term
+    plain = [e + lda for e, lda in zip(energies, ldas)]
+    assert np.argmax(plain) == 1 and np.argmax(reference_etran(energies, ldas)) == 0
+    assert reference_etran([5.0, 5.0], [0.2, 0.4]) == pytest.approx([0.0, 0.85])  # a constant term counts 0
+    assert reference_etran([3.0, 1.0], [0.5, 0.5]) == pytest.approx([0.15, 0.0])
+    with pytest.raises(HfnetError):
+        reference_etran([1.0], [0.5, 0.6])
