@@ -183,3 +183,31 @@ def test_reference_etran_is_the_authors_weighted_min_max_combination():
     assert reference_etran([3.0, 1.0], [0.5, 0.5]) == pytest.approx([0.15, 0.0])
     with pytest.raises(HfnetError):
         reference_etran([1.0], [0.5, 0.6])
+
+
+def test_ncti_and_etran_fail_clearly_on_degenerate_inputs():
+    y = np.array([0, 0, 1, 1])
+    with pytest.raises(HfnetError, match="class means coincide"):
+        ncti_terms(np.array([[0.0], [1.0], [0.0], [1.0]]), y)  # both class means 0.5: tr(S_b) = 0 exactly
+    with pytest.raises(HfnetError, match="do not vary within any class"):
+        ncti_terms(np.array([[0.0], [0.0], [1.0], [1.0]]), y)
+    for fn in (ncti_terms, reference_ncti_terms, lda_score):
+        with pytest.raises(HfnetError, match="at least two target classes"):
+            fn(F, np.zeros(6, dtype=int))
+    for fraction in (0.0, -0.1, 1.5):
+        with pytest.raises(HfnetError, match="energy fraction"):
+            energy_score(F, fraction)
+    assert ncti([None, None]) == [None, None]
+
+
+def test_etran_uses_the_shared_lda_fit_and_its_fraction():
+    # the registry fits the LDA once for SFDA and ETran and passes it in: the score must read that fit
+    given = np.tile([0.25, 0.75], (6, 1))
+    assert lda_score(F, Y, posteriors=(given, 0.1)) == pytest.approx(np.mean([[0.25, 0.75][c] for c in Y]))
+    assert etran(F, Y, fraction=1.0) == pytest.approx(energy_score(F, 1.0) + lda_score(F, Y))
+    assert etran(F, Y, fraction=1.0) != pytest.approx(etran(F, Y))
+    # the LDA reads centred features: a large offset must not reach the inverse of the barely shrunk scatter
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    f = rng.normal(size=(90, 20)) + np.eye(3, 20)[y]
+    assert lda_score(f + 1e6, y) == pytest.approx(lda_score(f, y), rel=1e-8)  # uncentred: 1 / K
