@@ -13,8 +13,8 @@ collapse), through its three phenomena, and adds the three terms after normalisi
   (2 s^2))`` and ``s^2 = tr(S_w) / D`` the mean within-class variance per dimension.
 
 ``NCTI = sum_t (S_t - min S_t) / (max S_t - min S_t)`` over the candidates ranked together (0 for a term that is
-equal for all of them, where the authors' code divides by zero). **The value of a candidate therefore depends on the other candidates**: adding or removing one
-changes every value (the ranking table and JSON say so).
+equal for all of them, where the authors' code divides by zero). **The value of a candidate therefore depends on the
+other candidates**: adding or removing one changes every value (the ranking table and JSON say so).
 
 hfnet computes each term in closed form from traces, class means and distances (O(N D K), no D x D matrix, no PCA),
 so every term is invariant to a common offset and scale of the features, a rotation of them, the order of the
