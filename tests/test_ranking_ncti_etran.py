@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score
-from hfnet.ranking.ncti import ncti, ncti_terms
+from hfnet.errors import HfnetError
+from hfnet.ranking.etran import REFERENCE_FRACTION, energy_score, etran, lda_score, reference_etran
+from hfnet.ranking.ncti import ncti, ncti_terms, reference_ncti_terms
 from hfnet.ranking.recommended import RULE, mean_ranks, recommended_scores
 
 F = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [2.0, 4.0], [1.0, 1.0], [1.0, 3.0]])
@@ -92,3 +93,175 @@ def test_ncti_nearest_centre_term_uses_the_class_priors():
     logits = -((x[:, None, :] - means[None]) ** 2).sum(-1) / (2 * var) + np.log([4 / 6, 2 / 6])
     expected = np.mean(logits[np.arange(6), y] - logsumexp(logits, axis=1))
     assert terms["ncc"] == pytest.approx(expected)
+
+
+# the authors' NCTI_Score (github.com/BUserName/NCTI): one shrinkage LDA on a PCA of the features
+G = np.array([[0.0, 0.0], [1.5, 0.5], [0.5, 2.0], [2.0, 1.0], [1.0, 1.5], [2.5, 3.0], [0.5, 3.5], [1.5, 2.5]])
+GY = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+
+
+def _nuclear(m):
+    return np.linalg.svd(m, compute_uv=False).sum()
+
+
+def _softmax_rows(logits):
+    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+
+
+def _reference_by_hand(f, y):
+    """The authors' terms for D <= 32 features, where their PCA keeps every component (a rotation of the centred
+    data, which the LDA does not see): sklearn's shrinkage LDA written out with D x D matrices."""
+    from scipy import linalg
+
+    classes = np.unique(y)
+    k, d = len(classes), f.shape[1]
+    x = f - f.mean(0)
+    shrink = np.exp(-np.trace(np.cov(f.T)))  # the 32 largest PCA variances: here all of them, with ddof 1
+    assert 1e-10 < shrink < 1  # the shrunk ("eigen") branch
+
+    def shrunk(z):
+        s = np.cov(z.T, bias=True)
+        return (1 - shrink) * s + shrink * np.trace(s) / d * np.eye(d)
+
+    priors = np.array([np.mean(y == c) for c in classes])
+    means = np.stack([x[y == c].mean(0) for c in classes])
+    sw = sum(p * shrunk(x[y == c]) for p, c in zip(priors, classes))  # shrunk per class, then weighted
+    evals, vecs = linalg.eigh(shrunk(x) - sw, sw)
+    vecs = vecs[:, np.argsort(evals)[::-1]]
+    low = x @ vecs[:, : k - 1]  # K - 1 discriminant directions
+    coef = means @ vecs @ vecs.T
+    prob = _softmax_rows(x @ coef.T - 0.5 * np.sum(means * coef, axis=1) + np.log(priors))
+    return {
+        "vc": -np.log(sum(_nuclear(prob[y == c]) for c in classes)),
+        "seli": _nuclear(low - low.mean(0)),
+        "ncc": prob[np.arange(len(y)), np.searchsorted(classes, y)].mean(),
+    }
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_reference_ncti_terms_equal_the_authors_shrinkage_lda_by_hand(k):
+    if k == 2:
+        f, y = G, GY
+    else:  # three classes: a class-wise nuclear norm is not that of the other classes, a 2-column one not Frobenius
+        rng = np.random.default_rng(5)
+        y = np.arange(12) % 3
+        f = rng.normal(size=(12, 3)) + np.eye(3)[y]
+    terms = reference_ncti_terms(f, y)
+    assert terms == pytest.approx(_reference_by_hand(f, y), rel=1e-8)
+    assert 0.5 < terms["ncc"] < 0.97  # overlapping classes: not a degenerate posterior
+
+
+def test_reference_ncti_terms_keep_the_authors_64_exact_pca_components():
+    rng = np.random.default_rng(6)
+    y = np.arange(300) % 3
+    f = rng.normal(size=(300, 600)) + 0.5 * np.eye(3, 600)[y]
+    # the exact 64 leading principal components; their own PCA is then a rotation with the same variances
+    centred = f - f.mean(0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][:64].T
+    expected = reference_ncti_terms(centred @ top, y)
+    # more components (no cap) give other terms; sklearn's default solver would be randomised here (600 features
+    # > 500): an approximate projection
+    assert reference_ncti_terms(f, y) == pytest.approx(expected, rel=1e-6)
+
+
+def test_reference_ncti_terms_use_the_unshrunk_lda_at_the_shrinkage_floor():
+    big = 10.0 * G  # PCA variances sum to 100x: exp(-sum) below 1e-10, so the authors switch to the svd solver
+    assert np.exp(-np.trace(np.cov(big.T))) < 1e-10
+    x = big - big.mean(0)
+    means = np.stack([x[GY == c].mean(0) for c in (0, 1)])
+    resid = x - means[GY]
+    pooled = resid.T @ resid / 8  # scikit-learn's svd solver whitens the within-class scatter with 1 / N
+    w = np.linalg.solve(pooled, means[1] - means[0])
+    w /= np.sqrt(w @ pooled @ w)  # unit within-class variance along the discriminant
+    inv = np.linalg.inv(pooled)
+    logits = x @ (means @ inv).T - 0.5 * np.einsum("kd,de,ke->k", means, inv, means) + np.log(0.5)
+    prob = _softmax_rows(logits)
+    terms = reference_ncti_terms(big, GY)
+    assert terms["seli"] == pytest.approx(np.linalg.norm(x @ w), rel=1e-8)
+    assert terms["ncc"] == pytest.approx(prob[np.arange(8), GY].mean(), rel=1e-8)
+    assert terms["vc"] == pytest.approx(-np.log(_nuclear(prob[GY == 0]) + _nuclear(prob[GY == 1])), rel=1e-8)
+
+
+def test_reference_ncti_is_the_authors_combination_plus_one():
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 4
+    sets = [rng.normal(size=(120, 80)) + s * np.eye(4, 80)[y] for s in (0.5, 1.0, 2.0)]  # D > 64: the PCA reduces
+    terms = [reference_ncti_terms(f, y) for f in sets]
+
+    def n(v):
+        v = np.asarray(v)
+        return (v - v.min()) / (v.max() - v.min())
+
+    # evaluate_metric_group1_cpu.py: n(seli) + n(ncc) - n(log sum_c ||P_c||_*)
+    authors = n([t["seli"] for t in terms]) + n([t["ncc"] for t in terms]) - n([-t["vc"] for t in terms])
+    assert ncti(terms) == pytest.approx(list(authors + 1), rel=1e-12)
+    assert np.argmax(authors) == 2  # the best-separated features rank first
+    perm = rng.permutation(120)
+    assert reference_ncti_terms(sets[0][perm], y[perm]) == pytest.approx(terms[0], rel=1e-8)
+    assert reference_ncti_terms(sets[0] + 50.0, np.array([3, 9, 4, 1])[y]) == pytest.approx(terms[0], rel=1e-6)
+
+
+def test_reference_etran_is_the_authors_weighted_min_max_combination():
+    energies, ldas = [10.0, 30.0, 20.0], [0.9, 0.5, 0.6]
+    # tw.py: 0.15 * (e - min) / span + 0.85 * (l - min) / span
+    expected = [0.15 * 0.0 + 0.85 * 1.0, 0.15 * 1.0 + 0.85 * 0.0, 0.15 * 0.5 + 0.85 * 0.25]
+    assert reference_etran(energies, ldas) == pytest.approx(expected, rel=1e-12)
+    # the plain sum follows the energy here; the authors' weights follow the LDA term
+    plain = [e + lda for e, lda in zip(energies, ldas)]
+    assert np.argmax(plain) == 1 and np.argmax(reference_etran(energies, ldas)) == 0
+    assert reference_etran([5.0, 5.0], [0.2, 0.4]) == pytest.approx([0.0, 0.85])  # a constant term counts 0
+    assert reference_etran([3.0, 1.0], [0.5, 0.5]) == pytest.approx([0.15, 0.0])
+    with pytest.raises(HfnetError, match="1 energy scores for 2 LDA scores"):
+        reference_etran([1.0], [0.5, 0.6])
+    assert reference_etran([], []) == []
+
+
+def test_ncti_and_etran_fail_clearly_on_degenerate_inputs():
+    y = np.array([0, 0, 1, 1])
+    with pytest.raises(HfnetError, match="class means coincide"):
+        ncti_terms(np.array([[0.0], [1.0], [0.0], [1.0]]), y)  # both class means 0.5: tr(S_b) = 0 exactly
+    with pytest.raises(HfnetError, match="do not vary within any class"):
+        ncti_terms(np.array([[0.0], [0.0], [1.0], [1.0]]), y)
+    for fn in (ncti_terms, reference_ncti_terms, lda_score):
+        with pytest.raises(HfnetError, match="at least two target classes"):
+            fn(F, np.zeros(6, dtype=int))
+    for fraction in (0.0, -0.1, 1.5):
+        with pytest.raises(HfnetError, match="energy fraction"):
+            energy_score(F, fraction)
+    assert ncti([None, None]) == [None, None]
+
+
+def test_etran_uses_the_shared_lda_fit_and_its_fraction():
+    # the registry fits the LDA once for SFDA and ETran and passes it in: the score must read that fit
+    given = np.tile([0.25, 0.75], (6, 1))
+    assert lda_score(F, Y, posteriors=(given, 0.1)) == pytest.approx(np.mean([[0.25, 0.75][c] for c in Y]))
+    assert etran(F, Y, fraction=1.0) == pytest.approx(energy_score(F, 1.0) + lda_score(F, Y))
+    assert etran(F, Y, fraction=1.0) != pytest.approx(etran(F, Y))
+    assert etran(F, Y, posteriors=(given, 0.1)) == pytest.approx(energy_score(F) + 0.5)
+    # the LDA reads centred features: a large offset must not reach the inverse of the barely shrunk scatter
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    f = rng.normal(size=(90, 20)) + np.eye(3, 20)[y]
+    offset = rng.uniform(-1e6, 1e6, size=20)  # one per dimension: a scalar mean would not remove it
+    assert lda_score(f + offset, y) == pytest.approx(lda_score(f, y), rel=1e-8)  # uncentred: about 1 / K
+
+
+def test_ncti_seli_counts_collinear_class_means_as_rank_one():
+    # three class means exactly on a line, each class two samples symmetric about its mean: the centred class-mean
+    # matrix has one singular value; the second is rounding noise, which must not count as a direction
+    v = np.array([0.3, -1.2, 0.7, 2.0])
+    u = np.array([[1.0, 0.5, -0.2, 0.1], [-0.3, 1.0, 0.4, -0.6]])
+    f = np.concatenate([np.stack([c * v + w, c * v - w]) for c in (-1.0, 0.1, 1.3) for w in u])
+    y = np.repeat([0, 1, 2], 4)
+    assert ncti_terms(f, y)["seli"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ncti_nearest_centre_term_stays_finite_for_a_far_outlier():
+    # one sample thousands of within-class deviations from every class mean: its log-posterior needs the row-wise
+    # shift before the exponential (without it, every class's likelihood underflows to 0)
+    rng = np.random.default_rng(7)
+    y = np.arange(4000) % 2
+    f = rng.normal(size=(4000, 1)) + 3.0 * y[:, None]
+    f[0] = 5e3
+    terms = ncti_terms(f, y)
+    assert np.isfinite(terms["ncc"]) and terms["ncc"] < 0

@@ -9,6 +9,7 @@ import pytest
 from scipy import linalg
 from scipy.stats import rankdata
 
+from hfnet.errors import HfnetError
 from hfnet.ranking._linalg import left_spectrum
 from hfnet.ranking.hscore import shrinkage_h_score
 from hfnet.ranking.knn import knn_accuracy
@@ -92,6 +93,40 @@ def test_knn_matches_a_loop_over_samples():
     assert knn_accuracy(far, y) == 1.0
 
 
+def test_knn_matches_the_loop_with_many_candidates_per_neighbourhood():
+    # N = 300 and k = 20: the k most similar must be exactly those (argpartition's kth is k - 1, not a neighbour)
+    x, y = _case(300, 5, shift=0.15, seed=3)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sim = xn @ xn.T
+    np.fill_diagonal(sim, -np.inf)
+    top = np.argsort(-sim, axis=1)[:, :20]
+    votes = np.zeros((300, 4))
+    for i in range(300):
+        np.add.at(votes[i], y[top[i]], np.exp(sim[i, top[i]] / 0.07))
+    assert knn_accuracy(x, y) == pytest.approx(np.mean(votes.argmax(1) == y))
+
+
+def test_knn_small_sets_and_bad_arguments():
+    two = np.array([[1.0, 0.0], [0.9, 0.1]])
+    assert knn_accuracy(two, np.array([0, 1])) == 0.0  # each one's only neighbour is the other class
+    assert knn_accuracy(two, np.array([1, 1])) == 1.0
+    x, y = _case(9, 3, shift=2.0)  # k = 20 clipped to N - 1 = 8 neighbours
+    assert knn_accuracy(x, y) == knn_accuracy(x, y, k=8)
+    assert knn_accuracy(x, y, k=1) == pytest.approx(
+        np.mean(
+            [
+                y[np.argmax(np.where(np.arange(9) == i, -np.inf, x @ x[i] / np.linalg.norm(x, axis=1)))] == y[i]
+                for i in range(9)
+            ]
+        )
+    )
+    for bad in ({"k": 0}, {"temperature": 0.0}, {"k": 0, "temperature": 1.0}, {"k": 5, "temperature": -1.0}):
+        with pytest.raises(HfnetError, match="k must be >= 1 and temperature > 0"):
+            knn_accuracy(x, y, **bad)
+    with pytest.raises(HfnetError, match="at least two samples"):
+        knn_accuracy(x[:1], y[:1])
+
+
 # ------------------------------------------------------------------------------------------------- TransRate
 def test_transrate_matches_the_coding_rate_formula():
     x, y = _case(40, 8)
@@ -107,6 +142,18 @@ def test_transrate_matches_the_coding_rate_formula():
     zw = wide - wide.mean(0)
     yw = np.arange(20) % 2
     assert transrate(wide, yw) == pytest.approx(rate(zw) - (rate(zw[yw == 0]) + rate(zw[yw == 1])) / 2, rel=1e-9)
+
+
+def test_transrate_passes_its_distortion_to_every_coding_rate():
+    x, y = _case(40, 8)
+    z = x - x.mean(0)
+
+    def rate(m, eps):
+        return 0.5 * np.linalg.slogdet(np.eye(m.shape[1]) + m.T @ m / (m.shape[0] * eps))[1]
+
+    for eps in (1e-2, 1.0):
+        direct = rate(z, eps) - sum(rate(z[y == c], eps) for c in range(4)) / 4
+        assert transrate(x, y, eps=eps) == pytest.approx(direct, rel=1e-9)
 
 
 # ------------------------------------------------------------------------------------------------------ PARC

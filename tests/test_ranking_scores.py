@@ -190,6 +190,9 @@ def test_bad_inputs_fail_clearly():
         word_vector_emd(np.array([[1.0, 0.0]]), np.array([3]), np.ones((2, 2)))
     with pytest.raises(HfnetError, match="distances must be"):
         word_vector_emd(np.array([[1.0, 0.0]]), np.array([0]), np.ones((3, 2)))
+    for bad in (-1.0, np.inf, np.nan):  # one bad entry, the others valid
+        with pytest.raises(HfnetError, match="distances must be finite and non-negative"):
+            word_vector_emd(np.array([[1.0, 0.0]]), np.array([0]), np.array([[1.0, 2.0], [bad, 1.0]]))
     with pytest.raises(HfnetError, match="non-empty"):
         logme(np.zeros((0, 3)), np.zeros(0))
     with pytest.raises(HfnetError, match="class names"):

@@ -17,9 +17,17 @@ Where hfnet departs from the authors' code: their LDA projects on the eigenvecto
 ``coef = means V V^T`` is just ``means`` (a Euclidean class-mean classifier); hfnet uses the LDA the paper describes,
 ``coef = means S_w^-1`` with the shrunk within-class scatter. The features are centred first, so ``S_lda`` does not
 depend on a common offset; ``S_en`` does (and on the scale), by design: it reads the raw activations.
+
+How the two terms are combined also differs: hfnet's ``etran`` is the plain per-candidate sum ``S_en + S_lda``, in
+which the energy (in units of the features, often tens) outweighs the LDA posterior (in [0, 1]). The authors'
+``tw.py`` (``-me etran``) min-max normalises each term over the candidates and weighs them
+``0.15 n(S_en) + 0.85 n(S_lda)``: :func:`reference_etran`, relative to the candidate set like NCTI (not wired into
+the ranking table).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,6 +36,8 @@ from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 # Energy_Score(X, percent=0.5, tail="bot") in the authors' evaluate_metric.py: the lowest int(0.5 * 10) / 1000 of N
 REFERENCE_FRACTION = 0.005
+# tw.py of the authors' code: score = 0.15 * minmax(energy) + 0.85 * minmax(lda) over the candidates
+REFERENCE_WEIGHTS = (0.15, 0.85)
 
 
 def energy_score(features: np.ndarray, fraction: float = REFERENCE_FRACTION) -> float:
@@ -70,3 +80,18 @@ def etran(
 ) -> float:
     """``S_en + S_lda`` (module docstring); higher = more transferable."""
     return energy_score(features, fraction) + lda_score(features, labels, posteriors=posteriors)
+
+
+def reference_etran(energies: Sequence[float], lda_scores: Sequence[float]) -> list[float]:
+    """The authors' ETran of each candidate from every candidate's ``(S_en, S_lda)``: ``0.15 n(S_en) + 0.85 n(S_lda)``
+    with ``n`` the min-max normalisation over the candidates (a term equal for all of them counts 0; the authors'
+    code divides by zero there). Relative to the candidate set: adding a candidate can change every value."""
+    out = np.zeros(len(energies))
+    if len(energies) != len(lda_scores):
+        raise HfnetError(f"{len(energies)} energy scores for {len(lda_scores)} LDA scores")
+    for weight, values in zip(REFERENCE_WEIGHTS, (energies, lda_scores)):
+        v = np.asarray(values, dtype=np.float64)
+        span = float(v.max() - v.min()) if v.size else 0.0
+        if span > 0:
+            out += weight * (v - v.min()) / span
+    return [float(x) for x in out]

@@ -13,13 +13,24 @@ collapse), through its three phenomena, and adds the three terms after normalisi
   (2 s^2))`` and ``s^2 = tr(S_w) / D`` the mean within-class variance per dimension.
 
 ``NCTI = sum_t (S_t - min S_t) / (max S_t - min S_t)`` over the candidates ranked together (0 for a term that is
-equal for all of them). **The value of a candidate therefore depends on the other candidates**: adding or removing one
-changes every value (the ranking table and JSON say so).
+equal for all of them, where the authors' code divides by zero). **The value of a candidate therefore depends on the
+other candidates**: adding or removing one changes every value (the ranking table and JSON say so).
 
 hfnet computes each term in closed form from traces, class means and distances (O(N D K), no D x D matrix, no PCA),
-so every term is invariant to a common offset and scale of the features, the order of the samples, duplicating every
-sample and renaming the labels. The authors' code was not reachable from this project; these are the paper's
-three phenomena written as the standard neural-collapse statistics above, with no tuned constants.
+so every term is invariant to a common offset and scale of the features, a rotation of them, the order of the
+samples, duplicating every sample and renaming the labels; no tuned constants.
+
+**These are not the authors' formulas.** The authors' code (github.com/BUserName/NCTI, ``metrics.py: NCTI_Score``
+and ``evaluate_metric_group1_cpu.py``) reads all three terms off one shrinkage LDA fitted on a 64-component PCA of the
+features, the shrinkage being ``max(exp(-sum of the 32 largest PCA variances), 1e-10)`` (sklearn's ``eigen`` solver;
+its ``svd`` solver, unshrunk, when that floor is hit, as it is for features of unit-order variance in 32+
+dimensions): ``S_seli = ||H||_*``, the nuclear norm of the centred LDA projection of all samples; ``S_ncc`` = the mean
+LDA posterior of the true class (no log); and ``log sum_c ||P_c||_*`` over the class-wise LDA posterior matrices,
+*subtracted* (the paper writes ``S_vc = -sum_c ||Z_c||_*``): ``NCTI = n(S_seli) + n(S_ncc) - n(log sum_c ||P_c||_*)``
+with ``n`` the same min-max normalisation over the candidates. :func:`reference_ncti_terms` computes those terms
+(with ``vc = -log sum_c ||P_c||_*``, so :func:`ncti` of them is the authors' value plus 1 for every candidate: the
+same order and differences). hfnet's default ``ncti`` keeps the closed-form terms above: the pre-registered
+recommended score (commit ``0a4da7d``) was fixed and benchmarked with them.
 """
 
 from __future__ import annotations
@@ -32,6 +43,10 @@ from hfnet.errors import HfnetError
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 TERMS = ("vc", "seli", "ncc")
+# the authors' NCTI_Score: PCA(n_components=64), shrinkage from the 32 largest PCA variances, floor 1e-10
+REFERENCE_COMPONENTS = 64
+REFERENCE_SHRINKAGE_COMPONENTS = 32
+REFERENCE_MIN_SHRINKAGE = 1e-10
 
 
 def ncti_terms(features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -62,6 +77,46 @@ def ncti_terms(features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     logits -= logits.max(axis=1, keepdims=True)
     log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     return {"vc": -within / between, "seli": seli, "ncc": float(log_p[np.arange(n), y].mean())}
+
+
+def reference_ncti_terms(features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The three terms as the authors' ``NCTI_Score`` computes them (module docstring), higher = closer to collapse.
+
+    PCA to ``min(64, N, D)`` components (the authors' 64 needs N, D >= 64; hfnet's PCA is exact, sklearn's default
+    may be randomised for large inputs), shrinkage ``s = max(exp(-sum of the 32 largest PCA variances), 1e-10)``,
+    sklearn's LDA (``eigen`` solver with shrinkage s, or ``svd`` when s is at its floor); then ``seli`` = nuclear norm
+    of the centred LDA projection, ``ncc`` = mean posterior of the true class, ``vc = -log sum_c ||P_c||_*`` with
+    ``P_c`` the posteriors of class c's samples. Depends on the scale of the features (through s), as theirs does.
+    The ``svd`` branch is the installed scikit-learn's: it divides the within-class scatter by N since
+    scikit-learn PR 33626 (2026), by N - K in the releases of the authors' time; that is a common factor of ``seli``,
+    which the normalisation over candidates removes, and a slightly sharper posterior.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    f = as_features(features)
+    y = dense_labels(as_labels(labels, f.shape[0]))
+    k = int(y.max()) + 1
+    if k < 2:
+        raise HfnetError("NCTI needs at least two target classes")
+    pca = PCA(n_components=min(REFERENCE_COMPONENTS, *f.shape), svd_solver="full")
+    x = pca.fit_transform(f)
+    shrinkage = max(
+        float(np.exp(-pca.explained_variance_[:REFERENCE_SHRINKAGE_COMPONENTS].sum())), REFERENCE_MIN_SHRINKAGE
+    )
+    if shrinkage == REFERENCE_MIN_SHRINKAGE:
+        lda = LinearDiscriminantAnalysis(solver="svd")
+    else:
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=shrinkage)
+    low = lda.fit_transform(x, y)
+    low = low - low.mean(axis=0, keepdims=True)
+    prob = lda.predict_proba(x)
+    within = sum(np.linalg.norm(prob[y == c], ord="nuc") for c in range(k))
+    return {
+        "vc": -float(np.log(within)),
+        "seli": float(np.linalg.norm(low, ord="nuc")),
+        "ncc": float(prob[np.arange(len(y)), y].mean()),
+    }
 
 
 def ncti(terms: Sequence[dict[str, float] | None]) -> list[float | None]:
