@@ -291,8 +291,21 @@ def run_pruning(
     )
     save.check()  # refuse before hours of work, not after
     run = CardRun(dataset_name, training_args=training_args, command=command, record=record)
-    if config.structured:
-        return _run_structured(classifier, data, config, training_args, progress, save, run, allow_untrained_head)
+    branch = _run_structured if config.structured else _run_unstructured
+    return branch(classifier, data, config, training_args, progress, save, run, allow_untrained_head)
+
+
+def _run_unstructured(
+    classifier,
+    data,
+    config: PruningConfig,
+    training_args,
+    progress: bool,
+    save: SaveOptions,
+    run: CardRun,
+    allow_untrained_head: bool,
+) -> dict[str, Any]:
+    """Score, mask (weights zeroed, shapes kept), fine-tune with the mask held by :class:`MaskCallback`, finish."""
     state = PartialState()
     # a seeded head: every process (and every rerun) scores the same model
     torch.manual_seed(config.pruning_seed)
