@@ -569,9 +569,11 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
                     "from": f"{args.reuse_accuracy} (same zoo, same protocol)",
                 }
     seeds = args.seeds[:1] if args.quick else args.seeds
-    # the seen targets from the cheapest to fine-tune, then the held-out ones (the goal is judged there)
+    # the seen targets already there (refreshes) and the small new ones, cheapest first; the held-out ones (the goal
+    # is judged there); the large new seen ones
     seen = sorted((t for t in targets if t not in HELD_OUT_TARGETS), key=lambda t: len(targets[t]["train"]))
-    order = [*seen, *(t for t in targets if t in HELD_OUT_TARGETS)]
+    first = [t for t in seen if t in truth["targets"] or len(targets[t]["train"]) < LARGE_N]
+    order = [*first, *(t for t in targets if t in HELD_OUT_TARGETS), *(t for t in seen if t not in first)]
     for t in order:
         data = targets[t]
         if args.no_finetune:
