@@ -63,7 +63,7 @@ HELD_OUT_TARGETS = ("fashion_tops", "mnist_rotated_1000", "fashion_lowres")
 # the large-N setting: 1000 scored / fine-tuned images, 1 epoch (about the optimiser steps of 200 images x 4 epochs)
 LARGE_N = 1000
 SMALL_N = 200
-RULE_COMMITS = {"v1": "0a4da7d", "v2": "(pending)"}
+RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6"}
 logger = logging.getLogger("benchmarks.ranking")
 
 

@@ -65,7 +65,7 @@ RULES = {
         _COMPONENTS,
         "median",
         "logme",
-        None,  # this commit: the README names it
+        "81251c6",
         "median of the candidate's ranks under logme, leep, ncti and its reported source accuracy (with four "
         f"components the mean of the two middle ranks; {_MISSING}; lower = better, ties to logme)",
     ),
