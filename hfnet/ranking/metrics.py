@@ -147,6 +147,15 @@ METRICS: dict[str, Metric] = {
             "hfnet's pre-registered mean rank of logme, leep, ncti and the reported source accuracy",
             set_relative=True,
         ),
+        Metric(
+            "recommended_v2",
+            _set_relative,
+            False,
+            False,
+            "hfnet's second pre-registered rule: the median of the same four component ranks; by name only",
+            set_relative=True,
+            default=False,
+        ),
         Metric("transrate", lambda s: transrate(s.features, s.labels), True, False, "TransRate (Huang et al. 2022)"),
         Metric("knn", lambda s: knn_accuracy(s.features, s.labels), True, False, "leave-one-out k-NN (Sorkhei 2025)"),
         Metric(
@@ -179,7 +188,7 @@ DEFAULT_METRICS = [name for name, m in METRICS.items() if m.default]
 
 
 # what the set-relative scores are computed from (added to the metrics computed when they are asked for)
-NEEDS = {"recommended": ("logme", "leep", "ncti")}
+NEEDS = {"recommended": ("logme", "leep", "ncti"), "recommended_v2": ("logme", "leep", "ncti")}
 
 
 def get_metrics(names: list[str] | None) -> list[Metric]:

@@ -130,8 +130,8 @@ class Ranking:
         return path
 
 
-# the recommended score's rule: ties go to the better LogME
-TIE_BREAK = {"recommended": "logme"}
+# the recommended scores' rules (hfnet/ranking/recommended.py): ties go to the better LogME
+TIE_BREAK = {"recommended": "logme", "recommended_v2": "logme"}
 # what a candidate says about itself (its card and config, or the Hub search), shown in their own columns
 REPORTED = ("source_accuracy", "source_dataset", "downloads")
 SET_RELATIVE_NOTE = (
@@ -146,22 +146,24 @@ def finalise(ranking: Ranking) -> Ranking:
     the values are always relative to the whole candidate set. Idempotent.
     """
     from hfnet.ranking.ncti import ncti
-    from hfnet.ranking.recommended import COMPONENTS, recommended_scores
+    from hfnet.ranking.recommended import RULE_BY_METRIC, recommended_scores
 
     ranked = ranking.ranked
-    relative = [m for m in ranking.metrics if m in ("ncti", "recommended")]
+    relative = [m for m in ranking.metrics if m == "ncti" or m in RULE_BY_METRIC]
     if "ncti" in ranking.metrics:
         for c, value in zip(ranked, ncti([c.terms.get("ncti") for c in ranked])):
             c.scores["ncti"] = value
-    if "recommended" in ranking.metrics:
+    for metric in (m for m in ranking.metrics if m in RULE_BY_METRIC):
+        rule = RULE_BY_METRIC[metric]
         values = {
             name: [c.reported.get(name) if name == "source_accuracy" else c.scores.get(name) for c in ranked]
-            for name in COMPONENTS
+            for name in rule.components
         }
-        scores, used = recommended_scores(values)
+        scores, used = recommended_scores(values, rule.aggregate)
         for c, value in zip(ranked, scores):
-            c.scores["recommended"] = value
-        ranking.recommended_components = used
+            c.scores[metric] = value
+        if metric == "recommended":
+            ranking.recommended_components = used
     ranking.set_relative = relative
     note = SET_RELATIVE_NOTE.format(names=" and ".join(relative))
     ranking.notes = [n for n in ranking.notes if not n.endswith(SET_RELATIVE_NOTE.format(names="")[1:])]
