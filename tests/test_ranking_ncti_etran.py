@@ -265,3 +265,26 @@ def test_ncti_nearest_centre_term_stays_finite_for_a_far_outlier():
     f[0] = 5e3
     terms = ncti_terms(f, y)
     assert np.isfinite(terms["ncc"]) and terms["ncc"] < 0
+
+
+def test_etran_reference_is_the_authors_combination_over_the_ranked_candidates():
+    """``finalise`` gives each candidate with terms ``reference_etran`` of all of them; one whose terms failed gets
+    None and takes no part in the min-max; the note names the score as set-relative."""
+    from hfnet.ranking.metrics import METRICS, ScoreInputs, metric_terms
+    from hfnet.ranking.ranker import CandidateResult, Ranking, finalise
+
+    rng = np.random.default_rng(3)
+    y = np.arange(60) % 3
+    feats = [rng.normal(size=(60, 8)) + s * np.eye(3, 8)[y] for s in (0.5, 2.0, 4.0)]
+    terms = [metric_terms(METRICS["etran_reference"], ScoreInputs(None, f, y)) for f in feats]
+    assert terms[0] == pytest.approx({"energy": energy_score(feats[0]), "lda": lda_score(feats[0], y)})
+    candidates = [CandidateResult(n, terms={"etran_reference": t}) for n, t in zip("abc", terms)]
+    candidates.append(CandidateResult("d"))  # its terms failed
+    ranking = Ranking(["etran_reference"], {"etran_reference": True}, candidates, 60, 3, ["x", "y", "z"])
+    finalise(ranking)
+    expected = reference_etran([t["energy"] for t in terms], [t["lda"] for t in terms])
+    assert [c.scores["etran_reference"] for c in candidates[:3]] == pytest.approx(expected)
+    assert candidates[3].scores["etran_reference"] is None
+    assert ranking.set_relative == ["etran_reference"]
+    assert any(n.startswith("etran_reference are computed over the candidate set") for n in ranking.notes)
+    assert max(expected) <= 1.0 and min(expected) >= 0.0

@@ -124,6 +124,14 @@ METRICS: dict[str, Metric] = {
             "ETran energy + LDA (Gholami et al. 2023)",
         ),
         Metric(
+            "etran_reference",
+            _set_relative,
+            True,
+            False,
+            "ETran as the authors' code combines it: 0.15 minmax(energy) + 0.85 minmax(LDA), over the candidate set",
+            set_relative=True,
+        ),
+        Metric(
             "etran_energy",
             lambda s: energy_score(s.features),
             True,
@@ -209,4 +217,9 @@ def metric_terms(metric: Metric, inputs: ScoreInputs) -> dict[str, float] | None
     """The per-candidate terms a set-relative metric is computed from (None for a plain metric)."""
     if metric.name == "ncti":
         return ncti_terms(inputs.features, inputs.labels)
+    if metric.name == "etran_reference":
+        return {
+            "energy": energy_score(inputs.features),
+            "lda": lda_score(inputs.features, inputs.labels, posteriors=inputs.lda()),
+        }
     return None

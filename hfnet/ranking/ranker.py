@@ -140,19 +140,28 @@ SET_RELATIVE_NOTE = (
 
 
 def finalise(ranking: Ranking) -> Ranking:
-    """Compute the set-relative scores (NCTI, then the recommended rank combination) over the ranked candidates.
+    """Compute the set-relative scores (NCTI, the authors' ETran, then the recommended rank combinations) over the
+    ranked candidates.
 
     Called by :func:`rank_models` and again by the rank job after gathering the shards of a multi-process run, so
     the values are always relative to the whole candidate set. Idempotent.
     """
+    from hfnet.ranking.etran import reference_etran
     from hfnet.ranking.ncti import ncti
     from hfnet.ranking.recommended import RULE_BY_METRIC, recommended_scores
 
     ranked = ranking.ranked
-    relative = [m for m in ranking.metrics if m == "ncti" or m in RULE_BY_METRIC]
+    relative = [m for m in ranking.metrics if m in ("ncti", "etran_reference") or m in RULE_BY_METRIC]
     if "ncti" in ranking.metrics:
         for c, value in zip(ranked, ncti([c.terms.get("ncti") for c in ranked])):
             c.scores["ncti"] = value
+    if "etran_reference" in ranking.metrics:
+        have = [c for c in ranked if "etran_reference" in c.terms]
+        values = reference_etran(*([c.terms["etran_reference"][t] for c in have] for t in ("energy", "lda")))
+        for c in ranked:
+            c.scores["etran_reference"] = None
+        for c, value in zip(have, values):
+            c.scores["etran_reference"] = value
     for metric in (m for m in ranking.metrics if m in RULE_BY_METRIC):
         rule = RULE_BY_METRIC[metric]
         values = {
