@@ -16,18 +16,19 @@ trained for ``S / 2`` steps on the validation images (doubling the budget no lon
 reported, with the ``S``-step teacher's validation curve. The recovery budget of every compressed model is ``S / 4``
 steps. For every seed and fraction of the prunable block weights removed (25 / 50 / 75 %):
 
-- ``kd``: structured AFR (heads + neurons) and the `hfnet compress` defaults for the recovery;
-- ``kd-fm``: ``kd`` with the consistent-teaching view chosen on the validation images (``FM``: function matching,
-  Beyer et al. 2022: teacher and student see the same random crop + mixup of each batch, pure KD);
+- ``kd``: structured AFR (heads + neurons) and the `hfnet compress` defaults for the recovery (T 4, alpha 0.9);
+- ``kd-pure``: ``kd`` with alpha = 1 (soft targets only), the best candidate on the validation images;
+- ``kd-fm``: ``kd`` with the best consistent-teaching view on the validation images (``FM``; function matching,
+  Beyer et al. 2022: teacher and student see the same mixup of each batch);
 - (a) ``labels``: the same pruned model fine-tuned on labels only (alpha = 0: today's `hfnet prune --structured`);
-  ``labels-aug``: the same with ``FM``'s augmentation (crop + mixup, mixed labels), for fairness;
-- (b) ``scratch-kd``: the same smaller architecture, randomly initialised, trained with ``FM``'s KD for the same steps;
+  ``labels-aug``: the same with ``FM``'s augmentation (mixed labels), for fairness;
+- (b) ``scratch-kd``: the same smaller architecture, randomly initialised, trained like ``kd`` for the same steps;
 - (c) ``u-afr``: unstructured AFR with as many weights zeroed as ``kd`` has fewer parameters, label fine-tuning;
-- (d) ``fm-3stages-previous`` / ``fm-3stages-dense``: three stages (each a third of the budget), the teacher of each
+- (d) ``kd-3stages-previous`` / ``kd-3stages-dense``: three stages (each a third of the budget), the teacher of each
   stage the previous stage's model / the dense model (gradual pruning);
-- (e) ``fm-hints``: ``kd-fm`` plus the block-to-block hint loss (weight 1).
+- (e) ``kd-hints``: ``kd`` plus the block-to-block hint loss (weight 1).
 
-(c)-(e) at 50 and 75 % only (the CPU budget). ViT-B/16 latency (224 px, random weights, 50 % removed as 6 of 12 heads
+``kd-pure``, ``kd-fm``, ``labels-aug`` and (c)-(e) at 50 and 75 % only (the CPU budget). ViT-B/16 latency (224 px, random weights, 50 % removed as 6 of 12 heads
 and half the neurons, CPU batch 1 and 32) is measured in the same run.
 """
 
@@ -66,8 +67,10 @@ TRAIN_PER_CLASS, VAL_PER_CLASS, TEST_PER_CLASS = 600, 500, 500
 TEACHER_STEPS = 1000  # S: checked against S / 2 by the plateau rule in every run
 PLATEAU_POINTS = 0.5
 CURVE_POINTS = 8
-# the recovery chosen on the validation images (validation.md): consistent crop + mixup views, pure KD
-FM = {"augment": "crop+mixup", "alpha": 1.0}
+# from the validation images (validation.md): the best augmented recovery (mixup, 0.815 at 75 % against 0.787-0.798
+# for crop and crop+mixup) and the best recovery overall (alpha 1: 0.839 / 0.829 against 0.836 / 0.826 for kd)
+FM = {"augment": "mixup"}
+PURE = {"alpha": 1.0}
 
 
 def load_data(quick: bool):
@@ -150,11 +153,25 @@ def teacher_with_plateau_check(data, steps: int, cache: Path | None = None) -> t
         "rule_points": PLATEAU_POINTS,
         "converged": 100 * (full_acc - half_acc) <= PLATEAU_POINTS,
         "curve": curve,
+        "validation_images": len(data["validation"]),
     }
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
         torch.save({"state": teacher.model.state_dict(), "plateau": plateau}, cache / "teacher.pt")
     return teacher, plateau
+
+
+def plateau_text(p: dict) -> str:
+    """The plateau rule and its evidence, in words."""
+    text = (
+        f"Plateau rule (fixed before any run): the budget S counts as converged when the S-step teacher is at most "
+        f"{p['rule_points']} points above an S/2-step one (same schedule) on the validation images: "
+        f"{p['half_steps']} steps {p['validation_half']:.4f} -> {p['steps']} steps {p['validation_full']:.4f} "
+        f"({p['gain_points']:+.2f} points: {'converged' if p['converged'] else 'NOT converged by this rule'})."
+    )
+    se = 100 * (p["validation_full"] * (1 - p["validation_full"]) / p.get("validation_images", 5000)) ** 0.5
+    text += f" One standard error of a validation accuracy here: {se:.2f} points."
+    return text
 
 
 def training(steps: int, seed: int) -> TrainingOptions:
@@ -220,18 +237,19 @@ def run(quick: bool, cache: Path | None) -> dict:
     for seed in seeds:
         for s in sparsities:
             runs = {"kd": compressed(teacher, data, s, seed, budget)}
-            runs["kd-fm"] = compressed(teacher, data, s, seed, budget, **FM)
             runs["labels"] = compressed(teacher, data, s, seed, budget, alpha=0.0)
-            runs["labels-aug"] = compressed(teacher, data, s, seed, budget, augment=FM["augment"], alpha=0.0)
-            runs["scratch-kd"] = scratch_kd(teacher, runs["kd"], data, seed, budget, **FM)
+            runs["scratch-kd"] = scratch_kd(teacher, runs["kd"], data, seed, budget)
             if s >= 0.5:
+                runs["kd-pure"] = compressed(teacher, data, s, seed, budget, **PURE)
+                runs["kd-fm"] = compressed(teacher, data, s, seed, budget, **FM)
+                runs["labels-aug"] = compressed(teacher, data, s, seed, budget, augment=FM["augment"], alpha=0.0)
                 removed = 1 - count_parameters(runs["kd"].model) / count_parameters(teacher.model)
                 runs["u-afr"] = unstructured_afr(teacher, data, removed, seed, budget)
                 for who in ("previous", "dense"):
-                    runs[f"fm-3stages-{who}"] = compressed(
-                        teacher, data, s, seed, budget, stages=3, teacher_of_stage=who, **FM
+                    runs[f"kd-3stages-{who}"] = compressed(
+                        teacher, data, s, seed, budget, stages=3, teacher_of_stage=who
                     )
-                runs["fm-hints"] = compressed(teacher, data, s, seed, budget, hint_weight=1.0, **FM)
+                runs["kd-hints"] = compressed(teacher, data, s, seed, budget, hint_weight=1.0)
             for name, clf in runs.items():
                 acc = evaluate_classifier(clf, data["test"], progress=False)["accuracy"]
                 rows.append({"method": name, "sparsity": s, "seed": seed, "accuracy": acc,
@@ -244,6 +262,7 @@ def run(quick: bool, cache: Path | None) -> dict:
         "recovery_steps": budget,
         "plateau": plateau,
         "fm": FM,
+        "pure": PURE,
         "rows": rows,
         "vit_b16": latency,
         "params_dense": count_parameters(teacher.model),
@@ -284,17 +303,25 @@ def validate(cache: Path | None) -> None:
             acc = evaluate_classifier(clf, data["validation"], progress=False)["accuracy"]
             rows.append({"candidate": name, "sparsity": s, "validation": acc, **kwargs})
             print(f"validation {s:.0%} {name}: {acc:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    result = {"plateau": plateau, "rows": rows, "budget": budget, "minutes": (time.perf_counter() - t0) / 60,
+              "platform": _platform(), "train_images": len(data["train"]),
+              "validation_images": len(data["validation"])}  # fmt: skip
+    (HERE / "validation.json").write_text(json.dumps(result, indent=1))
+    write_validation(result)
+
+
+def write_validation(result: dict) -> None:
+    plateau, rows, budget = result["plateau"], result["rows"], result["budget"]
     dense = plateau["validation_full"]
     lines = [
         "# Compression benchmark: design choices on the validation images",
         "",
-        f"Command: `python benchmarks/compress/run.py --validate` ({(time.perf_counter() - t0) / 60:.1f} min, "
-        f"{_platform()}, shared). {len(data['train'])} training images; {len(data['validation'])} validation images "
-        "carved out of the Fashion-MNIST training split (stratified, seed 0); the test split is not used. One seed.",
+        f"Command: `python benchmarks/compress/run.py --validate` ({result['minutes']:.1f} min, "
+        f"{result['platform']}, shared). {result['train_images']} training images; {result['validation_images']} "
+        "validation images carved out of the Fashion-MNIST training split (stratified, seed 0); the test split is "
+        "not used. One seed.",
         "",
-        f"Teacher plateau rule: {plateau['half_steps']} steps -> {plateau['validation_half']:.4f}, "
-        f"{plateau['steps']} steps -> {plateau['validation_full']:.4f} ({plateau['gain_points']:+.2f} points; "
-        f"converged when <= {PLATEAU_POINTS}: {plateau['converged']}). Curve of the {plateau['steps']}-step teacher: "
+        f"Teacher: {plateau_text(plateau)} Curve of the {plateau['steps']}-step teacher: "
         + ", ".join(f"{k}: {a:.3f}" for k, a in plateau["curve"])
         + ".",
         "",
@@ -304,17 +331,28 @@ def validate(cache: Path | None) -> None:
         "| candidate | 50% removed | 75% removed |",
         "|---|---|---|",
     ]
-    for name in CANDIDATES:
+    for name in dict.fromkeys(r["candidate"] for r in rows):
         cells = [
             f"{r['validation']:.4f} ({100 * (r['validation'] - dense):+.1f})" for r in rows if r["candidate"] == name
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    best = {s: max((r for r in rows if r["sparsity"] == s), key=lambda r: r["validation"]) for s in (0.5, 0.75)}
+    lines += [
+        "",
+        "Best candidate: "
+        + "; ".join(f"{s:.0%} removed: {r['candidate']} ({r['validation']:.4f})" for s, r in best.items())
+        + ". What the final run (`results.md`) takes from this: the `hfnet compress` defaults stay as they are "
+        "(alpha 1 is the best candidate but only 0.2 points above alpha 0.9, under one standard error, on one seed: "
+        "not enough to change a default; it runs as its own row, `kd-pure`); the consistent view stays off by "
+        "default (every view loses at 75 % removed within this budget; the mildest, mixup, runs as `kd-fm`, with "
+        "`labels-aug` beside it).",
+    ]
     (HERE / "validation.md").write_text("\n".join(lines) + "\n")
-    (HERE / "validation.json").write_text(json.dumps({"plateau": plateau, "rows": rows}, indent=1))
 
 
 METHODS = (
-    "kd", "kd-fm", "labels", "labels-aug", "scratch-kd", "u-afr", "fm-3stages-previous", "fm-3stages-dense", "fm-hints"
+    "kd", "kd-pure", "kd-fm", "labels", "labels-aug", "scratch-kd", "u-afr", "kd-3stages-previous",
+    "kd-3stages-dense", "kd-hints",
 )  # fmt: skip
 
 
@@ -345,11 +383,8 @@ def write_results(result: dict) -> None:
         "",
         f"Teacher: transformers ViT (28 px, patch 7, hidden 64, 4 blocks x 4 heads, 128 MLP neurons, "
         f"{result['params_dense']} parameters) trained from scratch, AdamW lr {LR}, batch {BATCH}, "
-        f"{WARMUP:.0%} warmup then linear decay, for **{result['teacher_steps']} steps**. Plateau rule: converged "
-        f"when doubling the budget (same schedule) adds at most {plateau['rule_points']} points of validation "
-        f"accuracy: {plateau['half_steps']} steps {plateau['validation_half']:.4f} -> {plateau['steps']} steps "
-        f"{plateau['validation_full']:.4f} ({plateau['gain_points']:+.2f} points: "
-        f"{'converged' if plateau['converged'] else 'NOT converged by this rule'}). Validation curve of the "
+        f"{WARMUP:.0%} warmup then linear decay, for **{result['teacher_steps']} steps**. {plateau_text(plateau)} "
+        "Validation curve of the "
         f"{plateau['steps']}-step run: "
         + ", ".join(f"{s}: {a:.3f}" for s, a in plateau["curve"])
         + f". Test accuracy of the teacher: **{dense:.4f}**. Recovery budget of every compressed model: "
@@ -372,16 +407,16 @@ def write_results(result: dict) -> None:
                 cells.append("")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     vb = result["vit_b16"]["per_sparsity"]["0.5"] if result["vit_b16"] else None
-    view = f"augment {fm['augment']}, alpha {fm['alpha']}"
+    view = ", ".join(f"{k} {v}" for k, v in fm.items())
     lines += [
         "",
         "`kd` = `hfnet compress` defaults (1 stage, dense teacher, AFR, T 4, alpha 0.9, no augmentation, no hints); "
-        f"`kd-fm` = kd with consistent teaching ({view}: teacher and student see the same random crop + mixup of "
-        "each batch; Beyer et al. 2022); (a) `labels` = same pruned model, label fine-tuning; `labels-aug` = the "
-        "same with the crop + mixup views (mixed labels); (b) `scratch-kd` = same small architecture from random "
-        "weights with kd-fm's loss; (c) `u-afr` = unstructured AFR at the same parameter count, label fine-tuning; "
-        "(d) `fm-3stages-previous` / `fm-3stages-dense` = 3 stages, each a third of the steps, teacher = previous "
-        "stage / dense model; (e) `fm-hints` = kd-fm + block hint MSE (weight 1).",
+        f"`kd-pure` = kd with alpha 1 (soft targets only); `kd-fm` = kd with consistent teaching ({view}: teacher "
+        "and student see the same mixed images; Beyer et al. 2022); (a) `labels` = same pruned model, label "
+        "fine-tuning; `labels-aug` = the same on the same mixed images (mixed labels); (b) `scratch-kd` = same small "
+        "architecture from random weights, trained like kd; (c) `u-afr` = unstructured AFR at the same parameter "
+        "count, label fine-tuning; (d) `kd-3stages-previous` / `kd-3stages-dense` = 3 stages, each a third of the "
+        "steps, teacher = previous stage / dense model; (e) `kd-hints` = kd + block hint MSE (weight 1).",
         "",
         "## ViT-B/16, 224 px, random weights, 50 % removed (6 of 12 heads, half the neurons): ratio to dense, CPU 1 thread",
         "",
@@ -394,9 +429,9 @@ def write_results(result: dict) -> None:
         "## Against the goals",
         "",
     ]
-    for m in ("kd", "kd-fm"):
+    for m in ("kd", "kd-pure", "kd-fm"):
         for s, goal in ((0.5, 1.0), (0.75, 2.0)):
-            if s in summary.get(m, {}):
+            if s in summary.get(m, {}) and "labels-aug" in summary:
                 gap = 100 * (dense - summary[m][s][0])
                 lines.append(
                     f"- {m}, {s:.0%} removed: {-gap:+.1f} points against the teacher (goal: no more than {goal} "
@@ -464,7 +499,10 @@ def main() -> None:
     parser.add_argument("--rewrite", action="store_true", help="render results.md / .png again from results.json")
     args = parser.parse_args()
     if args.rewrite:
-        write_results(json.loads((HERE / "results.json").read_text()))
+        if (HERE / "validation.json").exists():
+            write_validation(json.loads((HERE / "validation.json").read_text()))
+        if (HERE / "results.json").exists():
+            write_results(json.loads((HERE / "results.json").read_text()))
         return
     if args.from_log:
         write_results(from_log(Path(args.from_log)))
