@@ -258,6 +258,7 @@ def run(quick: bool, cache: Path | None) -> dict:
     latency = vit_b16_latency({1: 2, 32: 1} if quick else {1: 10, 32: 3})
     return {
         "dense_accuracy": dense_acc,
+        "teacher_cache": cache is not None,
         "teacher_steps": steps,
         "recovery_steps": budget,
         "plateau": plateau,
@@ -374,7 +375,14 @@ def write_results(result: dict) -> None:
     lines = [
         "# Compression: structured AFR + KD recovery from the dense teacher (Fashion-MNIST ViT, CPU)",
         "",
-        f"Command: `python benchmarks/compress/run.py` ({result['minutes']:.1f} min, {result['platform']}, shared).",
+        f"Command: `python benchmarks/compress/run.py{' --teacher-cache DIR' if result.get('teacher_cache') else ''}` "
+        f"({result['minutes']:.1f} min, {result['platform']}, shared)"
+        + (
+            "; the teacher (and its plateau evidence) is the one `--validate --teacher-cache DIR` trained and saved, "
+            "same code and seed."
+            if result.get("teacher_cache")
+            else "."
+        ),
         "",
         f"Data: {result['train_images']} Fashion-MNIST training images; {result['validation_images']} validation "
         "images carved out of the training split (stratified) decided every design choice with one seed "
