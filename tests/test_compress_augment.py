@@ -42,11 +42,27 @@ def test_crop_is_a_window_of_the_asked_size_inside_the_image():
         spans = out[:, channel].amax((1, 2)) - out[:, channel].amin((1, 2))
         torch.testing.assert_close(spans, torch.full_like(spans, 0.5), atol=0.03, rtol=0)
         assert float(out[:, channel].min()) >= 0.0 and float(out[:, channel].max()) <= 1.0
-    starts = out[:, 0].amin((1, 2))
-    assert float(starts.max() - starts.min()) > 0.2  # the window moves from image to image
+    for scale, ratio in (((0.1, 1.0), (1.0, 1.0)), ((0.25, 0.25), (0.5, 2.0))):  # area, aspect drawn per image
+        sizes = random_resized_crop(x, _rng(2), scale=scale, ratio=ratio, flip=False)
+        spans = sizes[:, 0].amax((1, 2)) - sizes[:, 0].amin((1, 2))
+        assert float(spans.max() - spans.min()) > 0.2
+    for channel in (0, 1):  # the window moves from image to image, across and down
+        starts = out[:, channel].amin((1, 2))
+        assert float(starts.max() - starts.min()) > 0.2
     wide = random_resized_crop(x, _rng(1), scale=(0.25, 0.25), ratio=(2.0, 2.0), flip=False)
     ratio = (wide[:, 0].amax((1, 2)) - wide[:, 0].amin((1, 2))) / (wide[:, 1].amax((1, 2)) - wide[:, 1].amin((1, 2)))
     torch.testing.assert_close(ratio, torch.full_like(ratio, 2.0), atol=0.1, rtol=0)
+
+
+def test_crop_sides_never_exceed_the_image():
+    w = 16
+    ramp_x = torch.linspace(0, 1, w).view(1, 1, 1, w).expand(4, 1, w, w)
+    x = torch.cat([ramp_x, ramp_x.transpose(-1, -2)], dim=1).contiguous()
+    wide = random_resized_crop(x, _rng(), scale=(1.0, 1.0), ratio=(2.0, 2.0), flip=False)
+    torch.testing.assert_close(wide[:, 0], x[:, 0], atol=1e-5, rtol=0)  # full width (capped), a band of the height
+    assert float((wide[:, 1].amax((1, 2)) - wide[:, 1].amin((1, 2))).max()) < 0.8
+    tall = random_resized_crop(x, _rng(), scale=(1.0, 1.0), ratio=(0.5, 0.5), flip=False)
+    torch.testing.assert_close(tall[:, 1], x[:, 1], atol=1e-5, rtol=0)
 
 
 def test_mixup_blends_each_image_with_a_partner():
@@ -69,7 +85,11 @@ def test_views_by_name_and_their_labels():
     assert crop.partner is None and not torch.equal(crop.pixel_values, x)
     both = consistent_view(x, "crop+mixup", _rng())
     assert both.partner is not None and both.pixel_values.shape == x.shape
-    assert consistent_view(x, "mixup", _rng()).partner is not None
+    mixed = consistent_view(x, "mixup", _rng())  # mixup alone: no crop before the blend
+    lam = mixed.lam.view(-1, 1, 1, 1)
+    torch.testing.assert_close(mixed.pixel_values, lam * x + (1 - lam) * x[mixed.partner])
+    even = consistent_view(x, "crop+mixup", _rng(), mixup_alpha=1000.0)  # the Beta parameter reaches mixup
+    torch.testing.assert_close(even.lam, torch.full((8,), 0.5), atol=0.05, rtol=0)
     with pytest.raises(ValueError, match="augmentation"):
         consistent_view(x, "cutmix", _rng())
     logits, labels = torch.randn(4, 10), torch.tensor([1, 2, 3, 4])
