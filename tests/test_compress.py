@@ -71,10 +71,14 @@ def test_compress_end_to_end(digit_vit_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pipeline, "finish", spy_finish)
     out = tmp_path / "small"
-    assert _compress(digit_vit_dir, out, "--sparsity", "0.5", "--json", str(tmp_path / "s.json")) == 0
+    view = ("--augment", "crop+mixup", "--mixup-alpha", "0.5")  # the consistent-teaching options, from the CLI
+    assert _compress(digit_vit_dir, out, "--sparsity", "0.5", *view, "--json", str(tmp_path / "s.json")) == 0
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["params_compressed"] < summary["params_teacher"]
     assert summary["stages"][0]["steps"] == 4
+    # the sizes are those of the weight files on disk
+    assert summary["bytes_compressed"] == (out / "model.safetensors").stat().st_size
+    assert summary["bytes_teacher"] == (digit_vit_dir / "model.safetensors").stat().st_size
     plain = AutoModelForImageClassification.from_pretrained(out).eval()
     teacher = AutoModelForImageClassification.from_pretrained(digit_vit_dir)
     assert plain.config.intermediate_size * plain.config.num_attention_heads < (
@@ -97,6 +101,9 @@ def test_compress_end_to_end(digit_vit_dir, tmp_path, monkeypatch):
     teacher_params, compressed_params = (int(x) for x in rows[0].split("|")[2].split("(")[0].split("->"))
     assert (teacher_params, compressed_params) == (summary["params_teacher"], summary["params_compressed"])
     assert "| stage 1 |" in card and "CPU latency, batch 32" in card
+    assert "| consistent view (teacher and student) | crop+mixup, mixup Beta(0.5, 0.5) |" in card
+    mb = (out / "model.safetensors").stat().st_size / 2**20
+    assert f"-> {mb:.2f} MB" in next(line for line in card.splitlines() if "file size (model.safetensors)" in line)
     assert "model-index" in card and "hfnet compress" in card
 
 

@@ -26,7 +26,7 @@ def comparison_settings(
         pt, pc = sizes["params_teacher"], sizes["params_compressed"]
         rows["parameters (teacher -> compressed)"] = f"{pt} -> {pc} ({pc / pt:.3f}x)"
         bt, bc = sizes["bytes_teacher"], sizes["bytes_compressed"]
-        rows["weights size"] = f"{_mb(bt)} -> {_mb(bc)} ({bc / bt:.3f}x)"
+        rows["file size (model.safetensors)"] = f"{_mb(bt)} -> {_mb(bc)} ({bc / bt:.3f}x)"
         for b in (1, 32):
             rows[f"CPU latency, batch {b}"] = (
                 f"{sizes[f'latency_ms_teacher_b{b}']:.2f} ms -> {sizes[f'latency_ms_compressed_b{b}']:.2f} ms "
@@ -44,6 +44,9 @@ def comparison_settings(
         )
     rows["unit scores"] = config.method
     rows["KD"] = f"T = {config.temperature}, alpha = {config.alpha}"
+    if config.augment != "none":
+        mix = f", mixup Beta({config.mixup_alpha}, {config.mixup_alpha})" if "mixup" in config.augment else ""
+        rows["consistent view (teacher and student)"] = f"{config.augment}{mix}"
     rows["hints (block i -> block i, MSE)"] = f"weight {config.hint_weight}" if config.hint_weight > 0 else "off"
     return rows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hfnet.compression.augment import AUGMENTS
 from hfnet.errors import HfnetError
 from hfnet.pruning.config import METHODS, check_sparsity
 
@@ -31,7 +32,8 @@ class CompressConfig:
 
     Defaults: AFR scores (seed 002), Hinton's KD with ``T = 4``, ``alpha = 0.9``; one stage; the teacher of every
     stage is the dense model. Hints (block ``i`` of the student matches block ``i`` of the teacher by MSE; a ViT keeps
-    its hidden width when heads and neurons are removed, so no regressor is needed) are off unless ``hint_weight > 0``.
+    its hidden width when heads and neurons are removed, so no regressor is needed) are off unless ``hint_weight > 0``;
+    so is the consistent view of the training batches (``augment``, :mod:`hfnet.compression.augment`).
     """
 
     sparsity: float = field(
@@ -59,6 +61,17 @@ class CompressConfig:
             "help": "Weight of the hint loss: mean over blocks of MSE(student block i, teacher block i); 0: off."
         },
     )
+    augment: str = field(
+        default="none",
+        metadata={
+            "help": "Consistent teaching (function matching, Beyer et al. 2022): one random view of each training "
+            "batch that student and teacher both see: none, crop (random-resized crop + flip), mixup, or crop+mixup.",
+            "choices": AUGMENTS,
+        },
+    )
+    mixup_alpha: float = field(
+        default=1.0, metadata={"help": "With mixup: blend weights ~ Beta(a, a) per image (1: uniform)."}
+    )
     head_fraction: float | None = field(
         default=None,
         metadata={"help": "Fraction of each block's heads to remove (default: the split that removes least score)."},
@@ -82,6 +95,10 @@ class CompressConfig:
             raise HfnetError(f"--alpha must lie in [0, 1], got {self.alpha}")
         if self.hint_weight < 0:
             raise HfnetError(f"--hint-weight must be >= 0 (0 turns hints off), got {self.hint_weight}")
+        if self.augment not in AUGMENTS:
+            raise HfnetError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if not self.mixup_alpha > 0:
+            raise HfnetError(f"--mixup-alpha must be > 0, got {self.mixup_alpha}; 1 mixes uniformly")
         if self.head_fraction is not None and not 0.0 <= self.head_fraction < 1.0:
             raise HfnetError(f"--head-fraction must lie in [0, 1), got {self.head_fraction}")
         if self.calibration_batch_size < 1 or self.calibration_samples < self.calibration_batch_size:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 
 from hfnet.compression.config import CompressConfig, stage_sparsities
 from hfnet.compression.trainer import CompressionTrainer, TeacherFrozenCallback
@@ -33,6 +32,7 @@ __all__ = [
     "prune_stage",
     "recover_stage",
     "run_compress",
+    "saved_weights_bytes",
 ]
 
 CNN_REFUSAL = (
@@ -119,7 +119,7 @@ def recover_stage(student, teacher, train_dataset, config: CompressConfig, args,
 
     (train,) = prepare_datasets(student, train_dataset)
     frozen = TeacherFrozenCallback(teacher)
-    blocks = [name for name, _ in student.blocks()] if config.hint_weight > 0 else []
+    blocks = [name for name, _ in student.blocks()]
     trainer = CompressionTrainer(
         student,
         teacher,
@@ -128,6 +128,8 @@ def recover_stage(student, teacher, train_dataset, config: CompressConfig, args,
         callbacks=[frozen, *callbacks],
         blocks=blocks,
         hint_weight=config.hint_weight,
+        augment=config.augment,
+        mixup_alpha=config.mixup_alpha,
     )
     trainer.train()
     frozen.check()
@@ -135,19 +137,27 @@ def recover_stage(student, teacher, train_dataset, config: CompressConfig, args,
     return trainer, frozen
 
 
-def _weights_bytes(model: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+def saved_weights_bytes(classifier) -> int:
+    """The size on disk of the weight file(s) ``classifier.save_pretrained`` writes (``model.safetensors``)."""
+    import tempfile
+    from pathlib import Path
+
+    from hfnet.checkpoint import weight_files
+
+    with tempfile.TemporaryDirectory(prefix="hfnet-size-") as tmp:
+        folder = classifier.save_pretrained(Path(tmp) / "model")
+        return sum(f.stat().st_size for f in weight_files(folder))
 
 
 def compare_models(teacher, student, *, repeats: int = 10) -> dict[str, float]:
-    """Parameters, weight bytes, and latency at batch 1 and 32 of both (one interleaved run), on the CPU."""
+    """Parameters, saved weight-file bytes, and latency at batch 1 and 32 of both (one interleaved run), on the CPU."""
     from hfnet.pruning.structured import count_parameters, measure_latency
 
     out: dict[str, float] = {
         "params_teacher": count_parameters(teacher.model),
         "params_compressed": count_parameters(student.model),
-        "bytes_teacher": _weights_bytes(teacher.model),
-        "bytes_compressed": _weights_bytes(student.model),
+        "bytes_teacher": saved_weights_bytes(teacher),
+        "bytes_compressed": saved_weights_bytes(student),
     }
     devices = teacher.device, student.device
     teacher.to("cpu"), student.to("cpu")

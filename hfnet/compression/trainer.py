@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from transformers import TrainerCallback
 
+from hfnet.compression.augment import consistent_view, view_hard_loss
 from hfnet.distillation.hint import capture_outputs
-from hfnet.distillation.losses import hint_loss, kd_loss_terms
-from hfnet.distillation.trainer import DistillationTrainer
+from hfnet.distillation.losses import hint_loss, soft_loss
+from hfnet.distillation.trainer import DistillationTrainer, convert_pixels
 
 __all__ = ["CompressionTrainer", "TeacherFrozenCallback", "block_hint_loss", "fingerprint"]
 
@@ -60,16 +62,34 @@ class TeacherFrozenCallback(TrainerCallback):
 
 
 class CompressionTrainer(DistillationTrainer):
-    """:class:`DistillationTrainer` (KD from the frozen teacher) plus ``hint_weight`` times :func:`block_hint_loss`.
+    """:class:`DistillationTrainer` (KD from the frozen teacher) plus ``hint_weight`` times :func:`block_hint_loss`,
+    on a consistent view of each training batch.
 
     ``blocks`` are the block names, the same in student and teacher (same architecture, fewer heads / neurons).
-    Logs ``loss_hint`` besides ``loss_hard`` and ``loss_soft``.
+    ``augment`` (:data:`hfnet.compression.augment.AUGMENTS`) makes one random view of each training batch that the
+    student and the teacher both see (function matching, Beyer et al. 2022); evaluation sees the batch as it is.
+    With ``alpha = 0`` and no hints the teacher is not run (label training). Logs ``loss_hard`` and ``loss_soft``,
+    and ``loss_hint`` with hints.
     """
 
-    def __init__(self, *args: Any, blocks: list[str] | None = None, hint_weight: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        blocks: list[str] | None = None,
+        hint_weight: float = 0.0,
+        augment: str = "none",
+        mixup_alpha: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.blocks = list(blocks or [])
+        if self.args.merit_delta > 0 or self.args.cache_teacher_logits:
+            raise ValueError("CompressionTrainer runs the teacher on every view: no merit weights, no cached logits")
+        self.blocks = list(blocks or []) if hint_weight > 0 else []
         self.hint_weight = float(hint_weight)
+        self.augment = augment
+        self.mixup_alpha = float(mixup_alpha)
+        # one stream per process: the views differ between processes as their batches do, and repeat with the seed
+        self.view_rng = np.random.default_rng([self.args.seed, self.accelerator.process_index])
 
     def compute_loss(
         self,
@@ -78,20 +98,31 @@ class CompressionTrainer(DistillationTrainer):
         return_outputs: bool = False,
         num_items_in_batch: Tensor | int | None = None,
     ) -> Tensor | tuple[Tensor, Any]:
-        if not model.training or self.hint_weight == 0 or not self.blocks:
+        if not model.training:  # evaluation: the student alone, on the batch as it is
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self.augment != "none" and "teacher_pixel_values" in inputs:
+            raise ValueError("a consistent view needs the teacher to see the student's pixels (one preprocessing)")
+        labels = inputs["labels"]
+        view = consistent_view(inputs["pixel_values"], self.augment, self.view_rng, self.mixup_alpha)
         student = getattr(model, "module", model)  # hooks go on the unwrapped modules (DDP shares them)
         with capture_outputs(student, self.blocks, "student") as s_blocks:
-            outputs = model(pixel_values=inputs["pixel_values"])
-        with capture_outputs(self.teacher, self.blocks, "teacher") as t_blocks, torch.no_grad():
-            teacher_logits = self.teacher(pixel_values=self._teacher_pixels(inputs)).logits
-        terms = kd_loss_terms(
-            outputs["logits"], teacher_logits, inputs["labels"], self.args.temperature, self.args.alpha
-        )
-        hint = block_hint_loss(dict(s_blocks), {k: v.detach() for k, v in t_blocks.items()})
+            outputs = model(pixel_values=view.pixel_values)
+        logits = outputs["logits"]
+        hard = view_hard_loss(logits, labels, view)
         metrics = self._metrics["train"]
-        metrics["loss_hard"].append(terms["hard"])
-        metrics["loss_soft"].append(terms["soft"])
-        metrics["loss_hint"].append(hint.detach())
-        loss = terms["loss"] + self.hint_weight * hint
+        metrics["loss_hard"].append(hard.mean().detach())
+        alpha = self.args.alpha
+        if alpha == 0 and not self.blocks:  # labels only: the teacher has nothing to add
+            loss = hard.mean()
+            return (loss, outputs) if return_outputs else loss
+        teacher_pixels = convert_pixels(view.pixel_values, self.student_preprocessing, self.teacher_preprocessing)
+        with capture_outputs(self.teacher, self.blocks, "teacher") as t_blocks, torch.no_grad():
+            teacher_logits = self.teacher(pixel_values=teacher_pixels).logits
+        soft = soft_loss(logits, teacher_logits, self.args.temperature)
+        metrics["loss_soft"].append(soft.mean().detach())
+        loss = ((1 - alpha) * hard + alpha * soft).mean()
+        if self.blocks:
+            hint = block_hint_loss(dict(s_blocks), {k: v.detach() for k, v in t_blocks.items()})
+            metrics["loss_hint"].append(hint.detach())
+            loss = loss + self.hint_weight * hint
         return (loss, outputs) if return_outputs else loss

@@ -5,6 +5,8 @@ recovered with knowledge distillation from its teacher (the dense model or the p
         --max-steps 2000 --learning-rate 1e-4
     hfnet compress ./fashion-vit --dataset fashion_mnist --sparsity 0.75 --stages 3 --teacher-of-stage previous \
         --hint-weight 1 --output-dir fashion-vit-75
+    hfnet compress ./fashion-vit --dataset fashion_mnist --sparsity 0.5 --alpha 1 --augment mixup \
+        --output-dir fashion-vit-50   # pure KD on mixed images that teacher and student both see
     accelerate launch --multi_gpu --num_processes 2 recipes/compress.py MODEL --dataset digits \
         --output-dir run --max-steps 20 --use_cpu
 
