@@ -78,6 +78,18 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+class _Extend(argparse.Action):
+    """argparse's ``extend``, except that the first use on a command line replaces the default (argparse would
+    extend it: a ``--config`` list or a non-empty default plus the command line's items, where the command line must
+    win)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        items = getattr(namespace, self.dest, None)
+        if getattr(self, "_namespace", None) is not namespace:  # first use in this parse
+            self._namespace, items = namespace, []
+        setattr(namespace, self.dest, [*(items or []), *values])
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title: str | None = None) -> None:
     """Add one option per ``init`` field of the dataclass ``dtype`` to ``parser`` (in a group titled ``title``)."""
     hints = typing.get_type_hints(dtype)
@@ -105,7 +117,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
             kwargs["type"] = item
             kwargs["nargs"] = md.get("nargs", "+" if not has_default or md.get("positional") else "*")
             if not md.get("positional"):
-                kwargs["action"] = "extend"  # `--hint A --hint B` and `--hint A B` both give [A, B]
+                kwargs["action"] = _Extend  # `--hint A --hint B` and `--hint A B` both give [A, B]
         elif tp is bool:
             kwargs["type"] = _parse_bool
             kwargs["nargs"] = "?"

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import typing
 from dataclasses import dataclass, field
 
 import pytest
@@ -374,3 +375,94 @@ def test_dataset_arguments_load_passes_every_option(monkeypatch):
     assert args.load(seed=4) == "dd"
     assert seen == {"name": "d", "image_column": "img", "label_column": "lab", "samples_per_class": 2,
                     "test_samples_per_class": 3, "seed": 4}  # fmt: skip
+
+
+# ---------------------------------------------------------------------- declarations -> argparse options
+@dataclass
+class Declared:
+    """Declared: every kind of field the jobs use."""
+
+    model: str = field(metadata={"help": "the model", "positional": True, "option": "--model_name_or_path"})
+    mode: typing.Literal["fast", "slow"] = field(default="fast", metadata={"help": "a Literal"})
+    color: str = field(default="red", metadata={"help": "listed choices", "choices": ("red", "blue"), "metavar": "C"})
+    hints: list[str] = field(default_factory=list, metadata={"help": "repeatable"})
+    sizes: list[int] = field(default_factory=lambda: [1, 2], metadata={"help": "ints"})
+    flag: bool = field(default=False, metadata={"help": "a flag"})
+    keep: bool = field(default=True, metadata={"help": "on by default"})
+    rate: float = field(default=0.5, metadata={"help": "a 50% rate"})
+    steps: int | None = field(default=None, metadata={"help": "optional int", "aliases": ("--n-steps",)})
+    name: str = field(default="x", metadata={"help": "plain"})
+
+
+def _declared(argv):
+    parser = ArgumentParser([Declared], prog="t")
+    return parser, parser.parse_args_into_dataclasses(argv)[0]
+
+
+def test_declared_defaults_and_types():
+    _, d = _declared(["m"])
+    assert d == Declared(model="m")
+    _, d = _declared(["--model_name_or_path", "m", "--mode", "slow", "--color", "blue", "--sizes", "3", "4",
+                      "--rate", "0.25", "--n-steps", "7", "--flag", "--no-keep", "--name", "y"])  # fmt: skip
+    assert (d.model, d.mode, d.color, d.sizes, d.rate, d.steps, d.flag, d.keep, d.name) == (
+        "m", "slow", "blue", [3, 4], 0.25, 7, True, False, "y"
+    )  # fmt: skip
+    assert isinstance(d.sizes[0], int) and isinstance(d.rate, float) and isinstance(d.steps, int)
+    _, d = _declared(["m", "--flag", "false", "--keep", "true", "--steps", "3"])
+    assert d.flag is False and d.keep is True and d.steps == 3
+
+
+def test_declared_lists_extend_and_choices_refuse():
+    _, d = _declared(["m", "--hints", "a", "--hints", "b", "c"])
+    assert d.hints == ["a", "b", "c"]
+    _, d = _declared(["m", "--sizes"])
+    assert d.sizes == []  # a list with a default takes zero or more
+    for argv, text in ((["m", "--mode", "medium"], "invalid choice: 'medium'"),
+                       (["m", "--color", "green"], "invalid choice: 'green'"),
+                       (["m", "--rate", "half"], "invalid float value: 'half'"),
+                       (["m", "--flag", "maybe"], "expected true or false")):  # fmt: skip
+        with pytest.raises(HfnetError, match=text):
+            _declared(argv)
+    with pytest.raises(HfnetError, match="missing MODEL: pass it first or as --model_name_or_path"):
+        _declared([])
+    with pytest.raises(HfnetError, match="model given twice"):
+        _declared(["a", "--model_name_or_path", "b"])
+
+
+def test_declared_help_shows_choices_metavars_defaults_and_both_spellings():
+    parser, _ = _declared(["m"])
+    text = parser.format_help()
+    assert "{fast,slow}" in text and "--color C" in text and "listed choices (default: red)" in text
+    assert "a 50% rate (default: 0.5)" in text and "ints (default: [1, 2])" in text
+    assert "--flag [{true,false}]" in text and "--n-steps" in text and "--steps" in text
+    assert "repeatable (default" not in text and "optional int (default" not in text  # empty / None: not shown
+    assert "the model (or --model_name_or_path)" in text
+    assert "--no-keep" not in text  # the negative spelling is accepted but not listed
+    actions = {a.dest: a for a in parser._actions}
+    assert actions["mode"].choices == ["fast", "slow"] and actions["color"].choices == ["red", "blue"]
+    assert actions["hints"].nargs == "*" and actions["sizes"].type is int and actions["rate"].type is float
+    assert actions["flag"].const is True and actions["flag"].nargs == "?"
+    assert "--name" in actions["name"].option_strings and "--no_keep" in parser._option_string_actions
+
+
+def test_unsupported_field_type_is_a_declaration_error():
+    @dataclass
+    class Bad:
+        """Bad."""
+
+        table: dict[str, int] = field(default_factory=dict, metadata={"help": "no CLI form"})
+
+    with pytest.raises(TypeError, match=r"Bad\.table: unsupported option type"):
+        ArgumentParser([Bad], prog="t")
+
+
+def test_a_config_list_is_replaced_by_the_command_line_not_extended(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: m\nhints: [a, b]\n")
+    parser = ArgumentParser([Declared], prog="t")
+    assert parser.parse_args_into_dataclasses(["--config", str(cfg)])[0].hints == ["a", "b"]
+    parser = ArgumentParser([Declared], prog="t")
+    assert parser.parse_args_into_dataclasses(["--config", str(cfg), "--hints", "c", "--hints", "d"])[0].hints == [
+        "c",
+        "d",
+    ]
