@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hfnet.errors import HfnetError
-from hfnet.ranking.metrics import Metric, ScoreInputs, get_metrics
+from hfnet.ranking.metrics import METRICS, Metric, ScoreInputs, get_metrics
 from hfnet.ranking.reported import reported_info
 from hfnet.ranking.softmax_max import softmax
 from hfnet.ranking.word_vectors import Combine, class_distances, class_vectors, load_word_vectors
@@ -151,17 +151,16 @@ def finalise(ranking: Ranking) -> Ranking:
     from hfnet.ranking.recommended import RULE_BY_METRIC, recommended_scores
 
     ranked = ranking.ranked
-    relative = [m for m in ranking.metrics if m in ("ncti", "etran_reference") or m in RULE_BY_METRIC]
+    relative = [m for m in ranking.metrics if m in METRICS and METRICS[m].set_relative]
     if "ncti" in ranking.metrics:
         for c, value in zip(ranked, ncti([c.terms.get("ncti") for c in ranked])):
             c.scores["ncti"] = value
     if "etran_reference" in ranking.metrics:
         have = [c for c in ranked if "etran_reference" in c.terms]
         values = reference_etran(*([c.terms["etran_reference"][t] for c in have] for t in ("energy", "lda")))
+        by_candidate = dict(zip(map(id, have), values))
         for c in ranked:
-            c.scores["etran_reference"] = None
-        for c, value in zip(have, values):
-            c.scores["etran_reference"] = value
+            c.scores["etran_reference"] = by_candidate.get(id(c))
     for metric in (m for m in ranking.metrics if m in RULE_BY_METRIC):
         rule = RULE_BY_METRIC[metric]
         values = {
