@@ -299,60 +299,22 @@ def rank_models(
     """
     from tqdm.auto import tqdm
 
-    from hfnet.data import class_names as dataset_class_names
-
     start = time.perf_counter()
     chosen = get_metrics(metrics)
-    if len(dataset) == 0:
-        raise HfnetError("the target dataset is empty; pass a split with labelled images")
-    target_classes = dataset_class_names(dataset)
-    labels_all = np.asarray(dataset["label"], dtype=np.int64)
-    subset_idx = select_samples(labels_all, num_samples, seed)
-    subset = dataset.select(subset_idx.tolist()) if len(subset_idx) < len(dataset) else dataset
-    labels = labels_all[subset_idx]
-    present = np.unique(labels)
-    if len(present) < 2:
-        raise HfnetError(
-            f"the target samples hold {len(present)} class(es) ({[target_classes[i] for i in present]}); ranking "
-            "needs at least two classes (use more samples or another split)"
-        )
+    target = _target_samples(dataset, num_samples, seed)
     if not candidates:
         raise HfnetError("no candidates to rank; pass --candidates and/or --search")
-
-    emd_metrics = [m for m in chosen if m.needs_class_names or m.uses_class_names]
-    kv, target_vectors, target_oov, wv_name, skipped_emd = None, None, {}, None, None
-    if emd_metrics:
-        try:
-            if word_vectors is None or isinstance(word_vectors, str | os.PathLike):
-                wv_name = str(word_vectors or "glove-6b-50d")
-                kv = load_word_vectors(word_vectors)
-            else:
-                kv, wv_name = word_vectors, type(word_vectors).__name__
-            target_vectors = class_vectors(target_classes, kv, combine=combine, class_map=class_map)
-            target_oov = target_vectors.oov
-        except HfnetError as e:
-            if metrics and any(m.needs_class_names for m in chosen):  # asked for by name: the user fixes the names
-                raise
-            skipped_emd = f"word-vector EMD skipped for every candidate: {e}"
-            if any(m.uses_class_names for m in chosen):
-                skipped_emd += " (sem_logme computed without class names: it equals LogME)"
-            logger.warning(skipped_emd)
-            chosen = [m for m in chosen if not m.needs_class_names]
-            emd_metrics = []
-
-    notes = []
-    if skipped_emd:
-        notes.append(skipped_emd)
+    chosen, words = _word_vectors(chosen, metrics, word_vectors, target.classes, combine, class_map)
     ranking = Ranking(
         metrics=[m.name for m in chosen],
         higher_is_better={m.name: m.higher_is_better for m in chosen},
         candidates=[],
-        num_samples=len(labels),
-        num_target_classes=len(present),
-        target_classes=target_classes,
-        word_vectors=wv_name,
-        target_oov=target_oov,
-        notes=notes,
+        num_samples=len(target.labels),
+        num_target_classes=target.num_present,
+        target_classes=target.classes,
+        word_vectors=words.name,
+        target_oov=words.target_oov,
+        notes=[words.note] if words.note else [],
     )
     if loader is None:
         from hfnet.classifier import load_classifier as loader
@@ -365,46 +327,117 @@ def rank_models(
     if cache_dir is not None:
         from hfnet.ranking.cache import FeatureCache, dataset_fingerprint
 
-        cache, data_id = FeatureCache(cache_dir), dataset_fingerprint(dataset, subset_idx)
+        cache, data_id = FeatureCache(cache_dir), dataset_fingerprint(dataset, target.index)
     source_cache: dict[tuple[str, ...], Any] = {}
     mine = [i for i in range(len(candidates)) if i % num_processes == process_index]
     bar = tqdm(mine, desc="candidates", disable=not progress)
     for i in bar:
-        candidate, name = candidates[i], display[i]
-        bar.set_postfix_str(name[-40:])
-        result = CandidateResult(name=name, index=i, process=process_index)
+        bar.set_postfix_str(display[i][-40:])
+        result = CandidateResult(name=display[i], index=i, process=process_index)
+        result.reported = {**reported_info(candidates[i]), **((reported or {}).get(display[i]) or {})}
         t0 = time.perf_counter()
-        result.reported = {**reported_info(candidate), **((reported or {}).get(name) or {})}
         try:
-            outputs = _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result)
+            outputs = _outputs(
+                candidates[i], display[i], target.subset, batch_size, progress, loader, cache, data_id, result
+            )
         except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
             result.error = _message(e)
-            result.seconds = time.perf_counter() - t0
-            logger.warning("candidate %s skipped: %s", name, result.error)
-            ranking.candidates.append(result)
-            continue
-        logits, features = outputs.logits, outputs.features
-        t_scores = time.perf_counter()
-        result.num_source_classes = int(logits.shape[1])
-        result.num_params = outputs.num_params
-        inputs = ScoreInputs(probs=softmax(logits), features=features, labels=labels)
-        if emd_metrics:
-            inputs.distances = _distances(
-                outputs.class_names, kv, target_vectors, combine, class_map, source_cache, result
-            )
-        with _one_blas_thread():
-            for metric in chosen:
-                t_metric = time.perf_counter()
-                if metric.set_relative:
-                    _terms(metric, inputs, result)
-                else:
-                    result.scores[metric.name] = _score(metric, inputs, result)
-                result.metric_seconds[metric.name] = time.perf_counter() - t_metric
-        result.score_seconds = time.perf_counter() - t_scores
+            logger.warning("candidate %s skipped: %s", display[i], result.error)
+        else:
+            _score_candidate(result, outputs, target.labels, chosen, words, combine, class_map, source_cache)
         result.seconds = time.perf_counter() - t0
         ranking.candidates.append(result)
     ranking.seconds = time.perf_counter() - start
     return finalise(ranking)
+
+
+@dataclass
+class _Target:
+    """The scored target samples: their rows, labels, the dataset's class names and how many of them occur."""
+
+    subset: Any
+    index: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    num_present: int
+
+
+def _target_samples(dataset, num_samples: int | None, seed: int) -> _Target:
+    """The class-balanced target samples to score on; refuses an empty dataset or fewer than two classes."""
+    from hfnet.data import class_names as dataset_class_names
+
+    if len(dataset) == 0:
+        raise HfnetError("the target dataset is empty; pass a split with labelled images")
+    classes = dataset_class_names(dataset)
+    labels_all = np.asarray(dataset["label"], dtype=np.int64)
+    index = select_samples(labels_all, num_samples, seed)
+    subset = dataset.select(index.tolist()) if len(index) < len(dataset) else dataset
+    labels = labels_all[index]
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise HfnetError(
+            f"the target samples hold {len(present)} class(es) ({[classes[i] for i in present]}); ranking "
+            "needs at least two classes (use more samples or another split)"
+        )
+    return _Target(subset, index, labels, classes, len(present))
+
+
+@dataclass
+class _Words:
+    """Word vectors for the class-name scores (all None when no chosen score uses class names)."""
+
+    metrics: list[Any] = field(default_factory=list)
+    vectors: Any = None
+    target: Any = None
+    target_oov: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    note: str | None = None
+
+
+def _word_vectors(chosen, asked, word_vectors, target_classes, combine, class_map) -> tuple[list[Any], _Words]:
+    """Loads the word vectors when a chosen score uses class names; without them, the EMD scores are dropped with a
+    note, unless they were asked for by name (then the error stands: the user fixes the names)."""
+    words = _Words(metrics=[m for m in chosen if m.needs_class_names or m.uses_class_names])
+    if not words.metrics:
+        return chosen, words
+    try:
+        if word_vectors is None or isinstance(word_vectors, str | os.PathLike):
+            words.name = str(word_vectors or "glove-6b-50d")
+            words.vectors = load_word_vectors(word_vectors)
+        else:
+            words.vectors, words.name = word_vectors, type(word_vectors).__name__
+        words.target = class_vectors(target_classes, words.vectors, combine=combine, class_map=class_map)
+        words.target_oov = words.target.oov
+    except HfnetError as e:
+        if asked and any(m.needs_class_names for m in chosen):
+            raise
+        note = f"word-vector EMD skipped for every candidate: {e}"
+        if any(m.uses_class_names for m in chosen):
+            note += " (sem_logme computed without class names: it equals LogME)"
+        logger.warning(note)
+        return [m for m in chosen if not m.needs_class_names], _Words(name=words.name, note=note)
+    return chosen, words
+
+
+def _score_candidate(result, outputs, labels, chosen, words: _Words, combine, class_map, source_cache) -> None:
+    """Every chosen score of one candidate from its forward outputs, each timed; set-relative ones keep their terms."""
+    t_scores = time.perf_counter()
+    result.num_source_classes = int(outputs.logits.shape[1])
+    result.num_params = outputs.num_params
+    inputs = ScoreInputs(probs=softmax(outputs.logits), features=outputs.features, labels=labels)
+    if words.metrics:
+        inputs.distances = _distances(
+            outputs.class_names, words.vectors, words.target, combine, class_map, source_cache, result
+        )
+    with _one_blas_thread():
+        for metric in chosen:
+            t_metric = time.perf_counter()
+            if metric.set_relative:
+                _terms(metric, inputs, result)
+            else:
+                result.scores[metric.name] = _score(metric, inputs, result)
+            result.metric_seconds[metric.name] = time.perf_counter() - t_metric
+    result.score_seconds = time.perf_counter() - t_scores
 
 
 def _outputs(candidate, name, subset, batch_size, progress, loader, cache, data_id, result: CandidateResult):
