@@ -192,28 +192,9 @@ def rank_job(
     process_index = 0 if state is None else state.process_index
     is_main = state is None or state.is_main_process
 
-    candidates = list(config.candidates)
-    results: list[SearchResult] = []
-    if config.search is not None:
-        if is_main:
-            results = search_hub(config.search, config.limit, max_params=config.max_params, api=api)
-        if state is not None:  # every process must rank the same list
-            from accelerate.utils import broadcast_object_list
-
-            results = broadcast_object_list([results])[0]
-        if is_main:
-            (on_search or (lambda r: logger.warning("%s", format_search(r))))(results)
-        candidates += [r.id for r in results if r.kept and r.id not in candidates]
-    if not candidates:
-        raise HfnetError("no candidates: pass --candidates M1 M2 ... and/or --search QUERY")
+    candidates, results = _candidates(config, state, is_main, api, on_search)
     if state is not None and state.device.type != "cpu":  # each process runs its candidates on its own GPU
-        from hfnet.classifier import load_classifier
-
-        base_loader = loader or load_classifier
-
-        def loader(name: str):  # noqa: F811 - the same loader, placed on this process's device
-            return base_loader(name).to(state.device)
-
+        loader = _on_device(loader, state.device)
     class_map = None
     if config.class_map:
         from hfnet.ranking.word_vectors import load_class_map
@@ -259,6 +240,38 @@ def rank_job(
         reasons = "; ".join(f"{c.name}: {c.error}" for c in ranking.failed)
         raise HfnetError(f"every candidate failed to load or run ({reasons})")
     return result
+
+
+def _candidates(config: RankingConfig, state, is_main: bool, api, on_search) -> tuple[list[str], list[SearchResult]]:
+    """The candidates to rank: ``config.candidates`` then the kept Hub search results (searched on the main process
+    and broadcast, so every process ranks the same list)."""
+    candidates = list(config.candidates)
+    results: list[SearchResult] = []
+    if config.search is not None:
+        if is_main:
+            results = search_hub(config.search, config.limit, max_params=config.max_params, api=api)
+        if state is not None:
+            from accelerate.utils import broadcast_object_list
+
+            results = broadcast_object_list([results])[0]
+        if is_main:
+            (on_search or (lambda r: logger.warning("%s", format_search(r))))(results)
+        candidates += [r.id for r in results if r.kept and r.id not in candidates]
+    if not candidates:
+        raise HfnetError("no candidates: pass --candidates M1 M2 ... and/or --search QUERY")
+    return candidates, results
+
+
+def _on_device(loader: Callable[[str], Any] | None, device) -> Callable[[str], Any]:
+    """``loader`` (default :func:`hfnet.classifier.load_classifier`) with each loaded model moved to ``device``."""
+    from hfnet.classifier import load_classifier
+
+    base_loader = loader or load_classifier
+
+    def load(name: str):
+        return base_loader(name).to(device)
+
+    return load
 
 
 __all__ = ["RankingResult", "rank_job", "recommend"]
