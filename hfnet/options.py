@@ -100,63 +100,94 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dtype: type, title:
         md = dict(f.metadata)
         if md.get("skip"):
             continue
-        tp, optional = _unwrap_optional(hints[f.name])
-        kwargs: dict[str, Any] = {"dest": f.name}
-        if typing.get_origin(tp) is typing.Literal:
-            md.setdefault("choices", typing.get_args(tp))
-            tp = type(typing.get_args(tp)[0])
-        if md.get("choices") is not None:
-            kwargs["choices"] = list(md["choices"])
-        if md.get("metavar"):
-            kwargs["metavar"] = md["metavar"]
-        has_default = f.default is not _MISSING or f.default_factory is not _MISSING
-        default = f.default if f.default is not _MISSING else (f.default_factory() if has_default else None)
-        is_list = typing.get_origin(tp) in (list, tuple)
-        if is_list:
-            (item,) = typing.get_args(tp)[:1] or (str,)
-            kwargs["type"] = item
-            kwargs["nargs"] = md.get("nargs", "+" if not has_default or md.get("positional") else "*")
-            if not md.get("positional"):
-                kwargs["action"] = _Extend  # `--hint A --hint B` and `--hint A B` both give [A, B]
-        elif tp is bool:
-            kwargs["type"] = _parse_bool
-            kwargs["nargs"] = "?"
-            kwargs["const"] = True
-            kwargs["metavar"] = md.get("metavar", "{true,false}")
-        elif tp in (int, float, str):
-            kwargs["type"] = tp
-        else:
-            raise TypeError(f"{dtype.__name__}.{f.name}: unsupported option type {hints[f.name]!r}")
-        help_text = md.get("help", "")
-        if has_default and default not in (None, [], ()) and not md.get("positional"):
-            help_text += " (default: %(default)s)"
-        kwargs["help"] = help_text.replace("%", "%%").replace("%%(default)s", "%(default)s")
+        spec = _field_spec(dtype, f, hints[f.name], md)
         if md.get("positional"):
-            if md.get("option"):  # also `--model_name_or_path M`: both optional here, one required when parsed
-                has_default, default = True, None
-                option_kwargs = {k: v for k, v in kwargs.items() if k not in ("nargs", "dest")}
-                group.add_argument(md["option"], **option_kwargs, dest=_OPTION_PREFIX + f.name, default=None)
-                kwargs["help"] = kwargs["help"] + f" (or {md['option']})"
-            if has_default and not is_list:
-                kwargs["nargs"] = "?"
-            if has_default:
-                kwargs["default"] = default
-            kwargs.pop("dest")
-            group.add_argument(f.name, **kwargs)
-            continue
-        names = [f"--{f.name.replace('_', '-')}"]
-        if "_" in f.name:
-            names.append(f"--{f.name}")
-        names += list(md.get("aliases", ()))
-        if has_default:
-            kwargs["default"] = default
+            _add_positional(group, f.name, spec, md)
         else:
-            kwargs["required"] = True
-        if tp is bool and default is True:
-            negatives = dict.fromkeys([f"--no-{f.name.replace('_', '-')}", f"--no_{f.name}"])  # both spellings
-            group.add_argument(*negatives, dest=f.name, action="store_false", help=argparse.SUPPRESS)
-        del optional  # ``None`` is accepted as a default only; the command line has no way to spell it
-        group.add_argument(*names, **kwargs)
+            _add_option(group, f.name, spec, md)
+
+
+@dataclasses.dataclass
+class _FieldSpec:
+    """What one dataclass field becomes on the command line: argparse keywords and the facts the spellings need."""
+
+    kwargs: dict[str, Any]
+    type: Any
+    is_list: bool
+    has_default: bool
+    default: Any
+
+
+def _field_spec(dtype: type, f: dataclasses.Field, hint: Any, md: dict[str, Any]) -> _FieldSpec:
+    """The argparse keywords of field ``f`` (type, nargs, choices, metavar, help) from its type hint and metadata.
+    ``None`` is accepted as a default only; the command line has no way to spell it."""
+    tp, _ = _unwrap_optional(hint)
+    kwargs: dict[str, Any] = {"dest": f.name}
+    if typing.get_origin(tp) is typing.Literal:
+        md.setdefault("choices", typing.get_args(tp))
+        tp = type(typing.get_args(tp)[0])
+    if md.get("choices") is not None:
+        kwargs["choices"] = list(md["choices"])
+    if md.get("metavar"):
+        kwargs["metavar"] = md["metavar"]
+    has_default = f.default is not _MISSING or f.default_factory is not _MISSING
+    default = f.default if f.default is not _MISSING else (f.default_factory() if has_default else None)
+    is_list = typing.get_origin(tp) in (list, tuple)
+    if is_list:
+        (item,) = typing.get_args(tp)[:1] or (str,)
+        kwargs["type"] = item
+        kwargs["nargs"] = md.get("nargs", "+" if not has_default or md.get("positional") else "*")
+        if not md.get("positional"):
+            kwargs["action"] = _Extend  # `--hint A --hint B` and `--hint A B` both give [A, B]
+    elif tp is bool:
+        kwargs["type"] = _parse_bool
+        kwargs["nargs"] = "?"
+        kwargs["const"] = True
+        kwargs["metavar"] = md.get("metavar", "{true,false}")
+    elif tp in (int, float, str):
+        kwargs["type"] = tp
+    else:
+        raise TypeError(f"{dtype.__name__}.{f.name}: unsupported option type {hint!r}")
+    help_text = md.get("help", "")
+    if has_default and default not in (None, [], ()) and not md.get("positional"):
+        help_text += " (default: %(default)s)"
+    kwargs["help"] = help_text.replace("%", "%%").replace("%%(default)s", "%(default)s")
+    return _FieldSpec(kwargs, tp, is_list, has_default, default)
+
+
+def _add_positional(group, name: str, spec: _FieldSpec, md: dict[str, Any]) -> None:
+    """A positional argument, optionally also spelled ``md["option"]`` (``--model_name_or_path M``): both optional
+    here, one required when parsed."""
+    kwargs, has_default, default = dict(spec.kwargs), spec.has_default, spec.default
+    if md.get("option"):
+        has_default, default = True, None
+        option_kwargs = {k: v for k, v in kwargs.items() if k not in ("nargs", "dest")}
+        group.add_argument(md["option"], **option_kwargs, dest=_OPTION_PREFIX + name, default=None)
+        kwargs["help"] = kwargs["help"] + f" (or {md['option']})"
+    if has_default and not spec.is_list:
+        kwargs["nargs"] = "?"
+    if has_default:
+        kwargs["default"] = default
+    kwargs.pop("dest")
+    group.add_argument(name, **kwargs)
+
+
+def _add_option(group, name: str, spec: _FieldSpec, md: dict[str, Any]) -> None:
+    """``--name-with-dashes``, ``--name_with_underscores`` and the field's aliases; a bool defaulting to True also
+    gets its ``--no-`` spellings."""
+    kwargs = dict(spec.kwargs)
+    names = [f"--{name.replace('_', '-')}"]
+    if "_" in name:
+        names.append(f"--{name}")
+    names += list(md.get("aliases", ()))
+    if spec.has_default:
+        kwargs["default"] = spec.default
+    else:
+        kwargs["required"] = True
+    if spec.type is bool and spec.default is True:
+        negatives = dict.fromkeys([f"--no-{name.replace('_', '-')}", f"--no_{name}"])  # both spellings
+        group.add_argument(*negatives, dest=name, action="store_false", help=argparse.SUPPRESS)
+    group.add_argument(*names, **kwargs)
 
 
 _OPTION_PREFIX = "option__"  # the dest of a positional's option spelling
