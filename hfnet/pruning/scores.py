@@ -343,18 +343,7 @@ def gradient_scores(
             hooks = _BlockFeatures(classifier, token_pooling) if token_pooling is not None else None
             try:
                 for batch in tqdm(local, desc="scoring", disable=not progress, leave=False):
-                    pixels, labels = _batch_tensors(batch, device)
-                    if hooks is not None:
-                        hooks.features.clear()
-                    logits = classifier.logits(pixels)
-                    features = list(hooks.features) if hooks is not None else []
-                    for i, kind in enumerate(kinds):
-                        objective = functions[kind](logits, labels, features)
-                        retain = i < len(kinds) - 1
-                        g = torch.autograd.grad(objective, tensors, retain_graph=retain, allow_unused=True)
-                        for acc, gi in zip(grads[kind], g):
-                            if gi is not None:
-                                acc.add_(gi.double())
+                    _accumulate_batch(classifier, batch, device, hooks, functions, tensors, grads)
             finally:
                 if hooks is not None:
                     hooks.__exit__()
@@ -366,6 +355,22 @@ def gradient_scores(
         _all_reduce_(grads[kind], state)
         out[kind] = {n: (g * p.detach().double()).abs().float().cpu() for n, g, p in zip(names, grads[kind], tensors)}
     return out
+
+
+def _accumulate_batch(classifier, batch, device, hooks, functions, tensors, grads) -> None:
+    """One forward pass of ``batch``; adds every objective's gradient (float64) to its accumulators in ``grads``."""
+    pixels, labels = _batch_tensors(batch, device)
+    if hooks is not None:
+        hooks.features.clear()
+    logits = classifier.logits(pixels)
+    features = list(hooks.features) if hooks is not None else []
+    kinds = list(functions)
+    for i, kind in enumerate(kinds):
+        objective = functions[kind](logits, labels, features)
+        g = torch.autograd.grad(objective, tensors, retain_graph=i < len(kinds) - 1, allow_unused=True)
+        for acc, gi in zip(grads[kind], g):
+            if gi is not None:
+                acc.add_(gi.double())
 
 
 @torch.no_grad()
