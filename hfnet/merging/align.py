@@ -85,27 +85,33 @@ def weight_matching(
         sweeps.update(1)
         changed = False
         for pid in rng.permutation(list(spec.sizes)):
-            pid = int(pid)
-            n = spec.sizes[pid]
-            cost = torch.zeros(n, n)
-            for name, dim, factor in by_perm[pid]:
-                wa = _flat_along(state_a[name], dim, factor)
-                wb = _flat_along(permute_tensor(name, state_b[name], spec, perms, skip=pid), dim, factor)
-                cost += wa @ wb.T
-            if not by_perm[pid]:
-                continue
-            _, cols = linear_sum_assignment(cost.numpy(), maximize=True)
-            new = torch.as_tensor(cols, dtype=torch.long)
-            old_score = cost[torch.arange(n), perms[pid]].sum()
-            new_score = cost[torch.arange(n), new].sum()
-            if new_score > old_score + 1e-9 * abs(float(old_score)) + 1e-12:
-                perms[pid] = new
-                changed = True
+            changed |= _improve_permutation(int(pid), spec, state_a, state_b, perms, by_perm[int(pid)])
         if not changed:
             break
     sweeps.close()
     after = total_similarity()
     return AlignmentResult(perms, spec, iterations, before, after)
+
+
+def _improve_permutation(pid: int, spec: PermutationSpec, state_a, state_b, perms, tensors) -> bool:
+    """Solve permutation ``pid`` exactly (linear assignment) with the others fixed; keep it only if it raises the
+    similarity. Returns whether it changed."""
+    if not tensors:
+        return False
+    n = spec.sizes[pid]
+    cost = torch.zeros(n, n)
+    for name, dim, factor in tensors:
+        wa = _flat_along(state_a[name], dim, factor)
+        wb = _flat_along(permute_tensor(name, state_b[name], spec, perms, skip=pid), dim, factor)
+        cost += wa @ wb.T
+    _, cols = linear_sum_assignment(cost.numpy(), maximize=True)
+    new = torch.as_tensor(cols, dtype=torch.long)
+    old_score = cost[torch.arange(n), perms[pid]].sum()
+    new_score = cost[torch.arange(n), new].sum()
+    if new_score > old_score + 1e-9 * abs(float(old_score)) + 1e-12:
+        perms[pid] = new
+        return True
+    return False
 
 
 def align_state_dict(
