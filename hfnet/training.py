@@ -163,6 +163,18 @@ def train_classifier(
     train_ds, eval_ds = prepare_datasets(classifier, train_dataset, eval_dataset)
     if len(train_ds) == 0:
         raise HfnetError("the training split is empty")
+    trainer = _make_trainer(classifier, args, train_ds, eval_ds, callbacks, created)
+    try:
+        trainer.train()
+    finally:
+        remove_empty_dirs(created)
+    classifier.eval()
+    return trainer
+
+
+def _make_trainer(classifier, args, train_ds, eval_ds, callbacks, created: list) -> Trainer:
+    """The ``Trainer``; a ``report_to`` integration that is not installed becomes an :class:`HfnetError` (and the run
+    folders made for it are removed)."""
     try:
         trainer = Trainer(
             model=classifier,
@@ -179,9 +191,4 @@ def train_classifier(
             raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise HfnetError(f"report_to={args.report_to!r} cannot be used: {first}") from e
-    try:
-        trainer.train()
-    finally:
-        remove_empty_dirs(created)
-    classifier.eval()
     return trainer
