@@ -77,7 +77,8 @@ class Ranking:
     def ranks(self, metric: str) -> dict[str, int | None]:
         """Candidate name -> rank under ``metric`` (1 = best; ties share the better rank; None when missing).
 
-        Ties under ``recommended`` go to the better LogME value (its rule), when LogME was computed.
+        Ties under ``recommended`` go to the better LogME value (its rule); a tied candidate without a LogME value
+        comes after those with one.
         """
         values = {c.name: c.scores.get(metric) for c in self.ranked}
         present = {k: v for k, v in values.items() if v is not None and np.isfinite(v)}
@@ -86,8 +87,11 @@ class Ranking:
 
         def key(name: str) -> tuple[float, float]:
             second = self.candidate(name).scores.get(breaker) if breaker else None
-            ok = second is not None and np.isfinite(second)
-            return (sign * present[name], -second if ok and self.higher_is_better.get(breaker, True) else 0.0)
+            if breaker is None:
+                return (sign * present[name], 0.0)
+            if second is None or not np.isfinite(second):  # without a tie-break value: after those with one
+                return (sign * present[name], np.inf)
+            return (sign * present[name], -second if self.higher_is_better.get(breaker, True) else second)
 
         ordered = sorted(key(n) for n in present)
         out: dict[str, int | None] = {k: None for k in values}

@@ -1,0 +1,230 @@
+"""hfnet.ranking.ranker piece by piece, without models: the rank order, table rows, JSON, sample choice, the
+set-relative finalisation and how one score's failure becomes a note."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hfnet.errors import HfnetError
+from hfnet.ranking import ranker
+from hfnet.ranking.metrics import Metric, ScoreInputs
+from hfnet.ranking.ranker import CandidateResult, Ranking, finalise, select_samples
+
+
+def _ranking(scores: dict[str, dict[str, float | None]], higher: dict[str, bool], **kwargs) -> Ranking:
+    metrics = list(higher)
+    candidates = [CandidateResult(name=n, scores=dict(s), index=i) for i, (n, s) in enumerate(scores.items())]
+    return Ranking(
+        metrics=metrics,
+        higher_is_better=higher,
+        candidates=candidates,
+        num_samples=10,
+        num_target_classes=2,
+        target_classes=["a", "b"],
+        **kwargs,
+    )
+
+
+def test_ranks_follow_the_direction_of_each_score_and_ties_share_the_better_rank():
+    r = _ranking(
+        {"a": {"up": 3.0, "down": 3.0}, "b": {"up": 1.0, "down": 1.0}, "c": {"up": 3.0, "down": 2.0}},
+        {"up": True, "down": False},
+    )
+    assert r.ranks("up") == {"a": 1, "b": 3, "c": 1}
+    assert r.ranks("down") == {"a": 3, "b": 1, "c": 2}
+
+
+def test_ranks_leave_missing_and_non_finite_scores_out_and_failed_candidates_unranked():
+    r = _ranking({"a": {"s": 1.0}, "b": {"s": None}, "c": {"s": float("nan")}, "d": {"s": 5.0}}, {"s": True})
+    r.candidates[3].error = "could not load"
+    assert r.ranks("s") == {"a": 1, "b": None, "c": None}
+    assert [c.name for c in r.ranked] == ["a", "b", "c"]
+    assert [c.name for c in r.failed] == ["d"]
+
+
+def test_recommended_ties_go_to_the_better_logme():
+    r = _ranking(
+        {"a": {"recommended": 2.0, "logme": 0.1}, "b": {"recommended": 2.0, "logme": 0.9}, "c": {"recommended": 1.0}},
+        {"recommended": True, "logme": True},
+    )
+    assert r.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    # a tied candidate without a LogME value comes after one with it, whatever LogME's sign (it is often negative)
+    r.candidates[1].scores["logme"] = None
+    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    r.candidates[0].scores["logme"] = -3.0
+    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    r.candidates[1].scores["logme"] = float("nan")
+    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    r.candidates[1].scores["logme"] = -2.0
+    assert r.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    # where the tie-break score is lower-is-better, the lower value wins the tie
+    r.higher_is_better["logme"] = False
+    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    # a score without a tie rule keeps ties even when LogME differs
+    r2 = _ranking({"a": {"s": 2.0, "logme": 0.1}, "b": {"s": 2.0, "logme": 0.9}}, {"s": True, "logme": True})
+    assert r2.ranks("s") == {"a": 1, "b": 1}
+
+
+def test_rows_carry_every_value_rank_reported_column_seconds_and_only_real_errors():
+    r = _ranking({"a": {"s": 2, "t": 1.5}, "b": {"s": 1, "t": None}}, {"s": True, "t": False})
+    r.candidates[0].reported = {"source_accuracy": 0.75, "downloads": 12}
+    r.candidates[0].seconds = 1.23456
+    r.candidates[1].error = "boom"
+    rows = r.rows()
+    assert rows[0] == {
+        "candidate": "a",
+        "s": 2.0,
+        "#s": 1,
+        "t": 1.5,
+        "#t": 1,
+        "source_accuracy": 0.75,
+        "source_dataset": None,
+        "downloads": 12,
+        "seconds": 1.23,
+    }
+    assert isinstance(rows[0]["s"], float)
+    assert rows[1]["error"] == "boom" and rows[1]["s"] == 1.0 and rows[1]["#s"] is None and rows[1]["t"] is None
+
+
+def test_save_json_makes_the_folders_and_writes_numpy_values_as_numbers(tmp_path):
+    r = _ranking({"a": {"s": np.float32(0.5)}, "b": {"s": np.float64(0.25)}}, {"s": True})
+    r.candidates[0].num_params = np.int64(7)
+    path = r.save_json(tmp_path / "deep" / "er" / "ranking.json")
+    text = path.read_text()
+    data = json.loads(text)
+    assert data["ranks"] == {"s": {"a": 1, "b": 2}}
+    assert data["candidates"][0]["scores"]["s"] == 0.5 and data["candidates"][0]["num_params"] == 7
+    assert "\n  " in text  # indented for people reading it
+    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+        ranker._json_default(object())
+
+
+def test_finalise_notes_the_set_relative_scores_once_and_keeps_other_notes():
+    r = _ranking({"a": {}, "b": {}}, {"ncti": True}, notes=["word vectors skipped"])
+    r.candidates[0].terms["ncti"] = {"vc": -1.0, "seli": 1.0, "ncc": -0.5}
+    r.candidates[1].terms["ncti"] = {"vc": -0.5, "seli": 2.0, "ncc": -1.0}
+    finalise(r)
+    finalise(r)  # idempotent: the shards of a multi-process run are finalised again after gathering
+    assert r.set_relative == ["ncti"]
+    assert r.notes[0] == "word vectors skipped"
+    assert sum("computed over the candidate set" in n for n in r.notes) == 1
+    assert r.notes[-1].startswith("ncti are computed over the candidate set")
+    assert all(c.scores["ncti"] is not None for c in r.candidates)
+    plain = finalise(_ranking({"a": {"s": 1.0}}, {"s": True}, notes=["x"]))
+    assert plain.notes == ["x"] and plain.set_relative == []
+
+
+def test_finalise_gives_etran_reference_none_where_a_candidate_has_no_terms():
+    r = _ranking({"a": {}, "b": {}, "c": {}}, {"etran_reference": True})
+    r.candidates[0].terms["etran_reference"] = {"energy": 1.0, "lda": 0.2}
+    r.candidates[2].terms["etran_reference"] = {"energy": 3.0, "lda": 0.6}
+    finalise(r)
+    s = {c.name: c.scores["etran_reference"] for c in r.candidates}
+    assert s["b"] is None
+    assert s["c"] == pytest.approx(1.0) and s["a"] == pytest.approx(0.0)  # min-max over the candidates that have terms
+
+
+def test_select_samples_is_class_balanced_seeded_and_refuses_zero():
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    idx = select_samples(labels, 9, seed=3)
+    assert list(np.bincount(labels[idx], minlength=3)) == [3, 3, 3]
+    assert list(idx) == sorted(idx) and len(set(idx)) == 9
+    assert list(select_samples(labels, 9, seed=3)) == list(idx)
+    assert list(select_samples(labels, 9, seed=4)) != list(idx)
+    few = select_samples(labels, 11, seed=0)  # class 1 runs out: the others fill in
+    assert np.bincount(labels[few], minlength=3)[1] == 3 and len(few) == 11
+    assert list(select_samples(labels, None)) == list(range(20))
+    assert list(select_samples(labels, 20)) == list(range(20))
+    assert len(select_samples(labels, 1)) == 1
+    with pytest.raises(HfnetError, match="at least 1, got 0"):
+        select_samples(labels, 0)
+
+
+def test_messages_name_the_error_in_one_short_line():
+    assert ranker._message(HfnetError("clear text")) == "clear text"
+    assert ranker._message(ValueError("first line\nsecond")) == "ValueError: first line"
+    assert ranker._message(RuntimeError("x" * 500)) == "RuntimeError: " + "x" * 200
+    assert ranker._message(KeyError()) == "KeyError: "
+
+
+def _metric(fn, *, needs=False, name="m") -> Metric:
+    return Metric(name=name, fn=fn, higher_is_better=True, needs_class_names=needs, description="")
+
+
+def _inputs(distances=None) -> ScoreInputs:
+    return ScoreInputs(
+        probs=np.full((4, 2), 0.5), features=np.eye(4, 3), labels=np.array([0, 1, 0, 1]), distances=distances
+    )
+
+
+def test_one_failing_or_non_finite_score_is_a_warning_and_no_value():
+    result = CandidateResult(name="c")
+
+    def boom(_):
+        raise ValueError("singular matrix")
+
+    assert ranker._score(_metric(boom, name="bad"), _inputs(), result) is None
+    assert result.warnings == ["bad failed: ValueError: singular matrix"]
+    assert ranker._score(_metric(lambda _: float("inf"), name="inf"), _inputs(), result) is None
+    assert result.warnings[-1] == "inf failed: not finite (inf)"
+    assert ranker._score(_metric(lambda _: 2.5), _inputs(), result) == 2.5
+    assert len(result.warnings) == 2
+    # a score that needs class names has no value without distances, and no warning either
+    assert ranker._score(_metric(lambda _: 1.0, needs=True), _inputs(), result) is None
+    assert len(result.warnings) == 2
+    assert ranker._score(_metric(lambda _: 1.0, needs=True), _inputs(np.ones((2, 2))), result) == 1.0
+
+
+def test_set_relative_terms_are_kept_only_when_finite(monkeypatch):
+    result = CandidateResult(name="c")
+    ncti = ranker.METRICS["ncti"]
+    monkeypatch.setattr("hfnet.ranking.metrics.metric_terms", lambda m, i: {"sep": 1.0, "nc1": float("nan")})
+    ranker._terms(ncti, _inputs(), result)
+    assert "ncti" not in result.terms and result.scores["ncti"] is None
+    assert result.warnings[-1].startswith("ncti failed: not finite")
+    monkeypatch.setattr("hfnet.ranking.metrics.metric_terms", lambda m, i: {"sep": 1.0, "nc1": 2.0})
+    ranker._terms(ncti, _inputs(), result)
+    assert result.terms["ncti"] == {"sep": 1.0, "nc1": 2.0} and len(result.warnings) == 1
+
+    def boom(m, i):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr("hfnet.ranking.metrics.metric_terms", boom)
+    other = CandidateResult(name="d")
+    ranker._terms(ncti, _inputs(), other)
+    assert other.warnings == ["ncti failed: LinAlgError: SVD did not converge"] and other.terms == {}
+
+
+def test_word_vector_distances_warn_once_per_problem_and_cache_by_source_names(monkeypatch):
+    calls = []
+
+    class Vecs:
+        oov: list = []
+
+    def fake_vectors(names, kv, combine, class_map):
+        calls.append(tuple(names))
+        if names == ["zzz"]:
+            raise HfnetError("no vector for 'zzz'")
+        v = Vecs()
+        v.oov = ["q"] if "q" in names else []
+        return v
+
+    monkeypatch.setattr(ranker, "class_vectors", fake_vectors)
+    monkeypatch.setattr(ranker, "class_distances", lambda source, target: np.ones((1, 1)))
+    cache: dict = {}
+    r1 = CandidateResult(name="one")
+    assert ranker._distances(None, None, None, "sum", None, cache, r1) is None
+    assert r1.warnings == ["no class names: word-vector EMD skipped (every other score computed)"]
+    r2 = CandidateResult(name="two")
+    assert ranker._distances(["zzz"], None, None, "sum", None, cache, r2) is None
+    assert ranker._distances(["zzz"], None, None, "sum", None, cache, r2) is None
+    assert calls == [("zzz",)]  # the failure is cached too
+    assert r2.warnings == ["word-vector EMD skipped: no vector for 'zzz'"] * 2
+    r3 = CandidateResult(name="three")
+    assert ranker._distances(["cat", "q"], None, None, "sum", None, cache, r3).shape == (1, 1)
+    assert r3.warnings == ["1 source class names have out-of-vocabulary words"]
+    r4 = CandidateResult(name="four")
+    assert ranker._distances(["cat"], None, None, "sum", None, cache, r4) is not None and r4.warnings == []
