@@ -133,6 +133,7 @@ def test_select_samples_is_class_balanced_seeded_and_refuses_zero():
     assert list(np.bincount(labels[idx], minlength=3)) == [3, 3, 3]
     assert list(idx) == sorted(idx) and len(set(idx)) == 9
     assert list(select_samples(labels, 9, seed=3)) == list(idx)
+    assert list(select_samples(labels, 9)) == list(select_samples(labels, 9, seed=0))  # the documented default
     assert list(select_samples(labels, 9, seed=4)) != list(idx)
     few = select_samples(labels, 11, seed=0)  # class 1 runs out: the others fill in
     assert np.bincount(labels[few], minlength=3)[1] == 3 and len(few) == 11
