@@ -74,6 +74,7 @@ HELD_OUT_SEEDS = (0, 1, 2, 3, 4)
 LARGE_N = 1000
 SMALL_N = 200
 RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6"}
+GROUND_TRUTH_COMMIT = "38e6901"  # the enlarged held-out ground truth, pre-registered before any of its accuracies
 logger = logging.getLogger("benchmarks.ranking")
 
 
@@ -753,6 +754,86 @@ def fmt(v, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def noise_markdown(result: dict, rows: list[str]) -> list[str]:
+    """The held-out ground truth's precision and the before / after comparison (empty without the enlarged one)."""
+    noise, before = result.get("ground_truth_noise") or {}, result.get("before") or {}
+    if not noise:
+        return []
+    lines = [
+        "",
+        "## Held-out ground truth: how precise, and is the pick's gap larger than its noise?",
+        "",
+        f"Enlarged in commit {GROUND_TRUTH_COMMIT} (pre-registered in `variants_protocol.txt` before any of its "
+        "accuracies existed) to measure the unchanged rule v1: 5 fine-tuning seeds and 1000 test images per held-out "
+        "target, from the datasets' test splits; the training subsets, so every score, are byte-identical to before "
+        "(digests in results.json `ground_truth`). `SE` = standard error of a candidate's mean accuracy: over the "
+        "seeds (test images fixed), over the test images (each image's correctness averaged over the seeds), and "
+        "both combined. A gap counts as larger than the noise when it exceeds twice the combined SE of the paired "
+        "difference (paired over seeds and over images). `before` = the earlier ground truth (seeds 0 and 1, 200-300 "
+        "test images).",
+    ]
+    for t, nz in noise.items():
+        rep = nz.get("reproduced_before_max_diff")
+        lines += [
+            "",
+            f"### {t} ({nz['test_images']} test images, seeds {nz['seeds']})"
+            + (
+                f"; seeds 0 and 1 on the earlier test images reproduce the earlier accuracies to {rep:.4f}"
+                if rep is not None
+                else ""
+            ),
+            "",
+            "| candidate | mean | std (seeds) | SE seeds | SE images | SE | gap to best (SE) | before |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        old = (before.get("accuracy") or {}).get(t, {})
+        for c, v in sorted(nz["candidates"].items(), key=lambda kv: -kv[1]["mean"]):
+            g = nz["gaps_to_best"].get(c)
+            gap = "best" if g is None else f"{g['gap']:.3f} ({g['se']:.3f}){'' if g['larger_than_noise'] else ' ~'}"
+            lines.append(
+                f"| {c} | {v['mean']:.3f} | {v['std']:.3f} | {v['se_seeds']:.3f} | {v['se_images']:.3f} | "
+                f"{v['se']:.3f} | {gap} | {fmt(old.get(c))} |"
+            )
+        lines += ["", f"`~`: within twice the SE of the best ({len(nz['within_noise_of_best'])} candidates)."]
+        for m, pk in nz["picks"].items():
+            if pk["candidate"] == nz["best"]:
+                verdict = "the best"
+            else:
+                verdict = (
+                    f"{pk['gap']:.3f} below the best {nz['best']} (paired SE {pk['se']:.3f}: seeds "
+                    f"{pk['se_seeds']:.3f}, images {pk['se_images']:.3f}; the best wins on {pk['seeds_better']} of "
+                    f"{len(nz['seeds'])} seeds): {'LARGER than' if pk['larger_than_noise'] else 'within'} the noise"
+                )
+            lines.append(f"- {m} picks {pk['candidate']}: {verdict}.")
+    if before.get("correlations"):
+        avg_before = averages(before["correlations"], before["groups"], rows)
+        groups = list(avg_before)
+        header = " | ".join(f"{g}: before | {g}: now" for g in groups)
+        lines += [
+            "",
+            "### Every score on the held-out targets, earlier ground truth vs now (same scores)",
+            "",
+            "Mean tau / weighted tau / mean regret (worst regret).",
+            "",
+            f"| score | {header} |",
+            "|---|" + "---|---|" * len(groups),
+        ]
+        avg = result["average"]
+
+        def cell(a: dict) -> str:
+            return (
+                f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
+                f"({fmt(a['max_regret'], 3)})"
+            )
+
+        for m in sorted(rows, key=lambda m: -(avg["held_out"][m]["kendall_tau"] or -9)):
+            name = f"**{m}**" if m == "recommended" else m
+            lines.append(
+                f"| {name} | " + " | ".join(f"{cell(avg_before[g][m])} | {cell(avg[g][m])}" for g in groups) + " |"
+            )
+    return lines
+
+
 def write_markdown(out: Path, result: dict) -> None:
     metrics = result["metrics"]
     rows = [*metrics, *result["baselines"]]
@@ -804,6 +885,7 @@ def write_markdown(out: Path, result: dict) -> None:
             f"{fmt(rec.get('max_regret'), 3)} ({'within' if (rec.get('max_regret') or 0) <= 0.02 else 'OVER'} "
             "the 0.02 limit).",
         ]
+    lines += noise_markdown(result, rows)
     lines += [
         "",
         "Groups: " + "; ".join(f"{g}: {', '.join(groups[g])}" for g in groups) + ".",
@@ -944,6 +1026,85 @@ def averages(corr: dict, groups: dict, rows: list[str]) -> dict:
     return average
 
 
+# picks judged against the noise of the enlarged held-out ground truth
+NOISE_PICKS = ("recommended", "recommended_v2", "logme")
+
+
+def _se(values) -> float:
+    """Standard error of the mean of ``values`` (sample std, ddof 1)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def ground_truth_noise(entry: dict, correlations_t: dict) -> dict:
+    """How precise one target's ground truth is, and whether each pick's gap to the best exceeds that noise.
+
+    Per candidate: mean / std over the fine-tuning seeds, the standard error over seeds (the test images fixed) and
+    over test images (each image's correctness averaged over the seeds), and both combined. Per pick of the scores in
+    ``NOISE_PICKS``: the gap to the best candidate, paired over seeds (the same seed fixes the head init and batch
+    order of both candidates) and over test images (the same images), combined as independent errors; the gap counts
+    as larger than the noise when it exceeds twice the combined standard error.
+    """
+    per_seed, n = entry["per_seed"], entry["test_images"]
+    hits = {
+        c: np.stack([unpack_bits(h, n) for h in v]).astype(np.float64) for c, v in entry["correct_per_seed"].items()
+    }
+    candidates = {}
+    for c, accs in per_seed.items():
+        se_seeds, se_images = _se(accs), _se(hits[c].mean(axis=0))
+        candidates[c] = {
+            "mean": float(np.mean(accs)),
+            "std": float(np.std(accs, ddof=1)),
+            "se_seeds": se_seeds,
+            "se_images": se_images,
+            "se": float(np.hypot(se_seeds, se_images)),
+        }
+    best = max(per_seed, key=lambda c: candidates[c]["mean"])
+
+    def gap(c: str) -> dict:
+        se_seeds = _se(np.subtract(per_seed[best], per_seed[c]))
+        se_images = _se((hits[best] - hits[c]).mean(axis=0))
+        se = float(np.hypot(se_seeds, se_images))
+        value = candidates[best]["mean"] - candidates[c]["mean"]
+        return {
+            "gap": value,
+            "se_seeds": se_seeds,
+            "se_images": se_images,
+            "se": se,
+            "seeds_better": int(np.sum(np.asarray(per_seed[best]) > np.asarray(per_seed[c]))),
+            "larger_than_noise": bool(value > 2 * se),
+        }
+
+    gaps = {c: gap(c) for c in per_seed if c != best}
+    picks = {m: correlations_t[m]["top1"] for m in NOISE_PICKS if correlations_t.get(m, {}).get("top1")}
+    return {
+        "seeds": entry["seeds"],
+        "test_images": n,
+        "best": best,
+        "candidates": candidates,
+        "gaps_to_best": gaps,
+        "within_noise_of_best": [best, *(c for c, g in gaps.items() if not g["larger_than_noise"])],
+        "picks": {
+            m: {"candidate": c, **(gaps.get(c) or {"gap": 0.0, "larger_than_noise": False})} for m, c in picks.items()
+        },
+    }
+
+
+def reproduced_before(entry: dict, before: dict) -> float | None:
+    """Largest difference between the earlier ground truth's per-seed accuracies and this run's on the same seeds and
+    the same (earlier, small) test images: 0 when the fine-tuning reproduced the earlier run exactly."""
+    if "per_seed_on_test_before" not in entry:
+        return None
+    diffs = [
+        abs(a - b)
+        for c, accs in before["per_seed"].items()
+        for s, a in zip(before["seeds"], accs)
+        if s in entry["seeds"]
+        for b in [entry["per_seed_on_test_before"][c][entry["seeds"].index(s)]]
+    ]
+    return float(max(diffs)) if diffs else None
+
+
 def render(out: Path) -> None:
     """Rewrite results.md / the plots from results.json (folding in sharded.json when present)."""
     result = json.loads((out / "results.json").read_text())
@@ -1015,7 +1176,7 @@ def main() -> None:
     # every default score, plus the by-name ones worth comparing (NLEEP, ETran's two terms, the reference LogME)
     metrics = [*DEFAULT_METRICS, "recommended_v2", "nleep", "etran_energy", "etran_lda", "logme_reference"]
     epochs = 1 if args.quick else args.epochs
-    seeds = args.seeds[:1] if args.quick else args.seeds
+    seeds = {"seen": target_seeds(SEEN_TARGETS[0], args), "held out": target_seeds(HELD_OUT_TARGETS[0], args)}
 
     truth = ground_truth(zoo, zoo_info, targets, args, out)
     if args.finetune_only:
@@ -1030,6 +1191,8 @@ def main() -> None:
     scored |= {f"{t}@{SMALL_N}": (t, SMALL_N) for t in targets if t.endswith("_1000")}
     accs = {t: truth["targets"][src]["accuracy"] for t, (src, _) in scored.items()}
     accs_per_seed = {t: truth["targets"][src]["per_seed"] for t, (src, _) in scored.items()}
+    # the held-out targets' earlier ground truth (2 seeds, small test subsets), kept to show what the new one changed
+    before = {t: truth["before"][src] for t, (src, _) in scored.items() if src in truth.get("before", {})}
     # what each candidate says about itself: the source accuracy measured or published for it (none for the random
     # initialisations: they report nothing, so the recommended score ranks them last on that component)
     reported = {
@@ -1081,6 +1244,37 @@ def main() -> None:
     }
     groups = {g: m for g, m in groups.items() if m}
     average = averages(corr, groups, rows)
+    corr_before = {
+        t: {
+            m: correlations(
+                {n: s.get(m) for n, s in scores[t].items()},
+                before[t]["accuracy"],
+                METRICS[m].higher_is_better,
+                tie={n: s.get("logme") for n, s in scores[t].items()} if m in TIE_BREAK else None,
+            )
+            for m in metrics
+        }
+        | {
+            b: correlations(
+                {n: zoo_info[n][k] for n in zoo if zoo_info[n].get(k) is not None}, before[t]["accuracy"], True
+            )
+            for b, k in BASELINES.items()
+        }
+        for t in before
+    }
+    groups_before = {
+        g: [t for t in groups[g] if t in before] for g in ("held_out", f"held_out@{SMALL_N}") if g in groups
+    }
+    groups_before = {g: m for g, m in groups_before.items() if m}
+    noise = {
+        t: ground_truth_noise(truth["targets"][t], corr[t])
+        for t in groups.get("held_out", [])
+        if "correct_per_seed" in truth["targets"][t]
+    }
+    for t in noise:
+        noise[t]["reproduced_before_max_diff"] = (
+            reproduced_before(truth["targets"][t], truth["before"][t]) if t in before else None
+        )
 
     # Cost: ranking with every default score vs plain forward passes on the same images
     cost = None
@@ -1093,7 +1287,10 @@ def main() -> None:
         f"Protocol: scores computed on each target's training subset; every candidate then fine-tuned on it "
         f"(new head, all weights, AdamW lr {args.lr}, weight decay 0.01, {epochs} epochs (1 on the {LARGE_N}-image "
         f"targets: about the same optimiser steps), batch {args.batch_size}, "
-        f"no augmentation) once per seed {seeds}, evaluated on the test subset; ground truth = mean test accuracy "
+        f"no augmentation) once per seed (seen targets {seeds['seen']}, held-out targets {seeds['held out']}), "
+        f"evaluated on the test subset (held out: {', '.join(f'{t} {n}' for t, n in HELD_OUT_TEST_PER_CLASS.items())} "
+        f"per class, from the test splits, apart from the training images; enlarged in commit {GROUND_TRUTH_COMMIT} "
+        f"to measure the unchanged rule v1); ground truth = mean test accuracy "
         f"over the seeds. EfficientNet-Lite inputs at "
         f"{args.effnet_size} px (native 224-260 px), MNIST CNN 28 px, tiny ResNet/ViT 32 px. Small source models "
         f"pretrained here ({args.pretrain_per_class}/class, {args.pretrain_epochs} epochs, train split; the targets' "
@@ -1126,6 +1323,22 @@ def main() -> None:
         "score_seconds": score_s,
         "accuracy": accs,
         "accuracy_per_seed": accs_per_seed,
+        "ground_truth": {
+            t: {
+                k: truth["targets"][src].get(k)
+                for k in ("seeds", "epochs", "train_images", "test_images", "train_digest", "test_digest")
+            }
+            for t, (src, _) in scored.items()
+        },
+        "ground_truth_noise": noise,
+        "before": {
+            "what": "the held-out targets' earlier ground truth (seeds 0 and 1, 200-300 test images), same scores",
+            "accuracy": {t: b["accuracy"] for t, b in before.items()},
+            "per_seed": {t: b["per_seed"] for t, b in before.items()},
+            "seeds": {t: b["seeds"] for t, b in before.items()},
+            "correlations": corr_before,
+            "groups": groups_before,
+        },
         "correlations": corr,
         "average": average,
         "cost": cost,
