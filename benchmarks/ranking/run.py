@@ -1054,7 +1054,7 @@ def ground_truth_noise(entry: dict, correlations_t: dict) -> dict:
         se_seeds, se_images = _se(accs), _se(hits[c].mean(axis=0))
         candidates[c] = {
             "mean": float(np.mean(accs)),
-            "std": float(np.std(accs, ddof=1)),
+            "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),  # nan: one seed (--quick)
             "se_seeds": se_seeds,
             "se_images": se_images,
             "se": float(np.hypot(se_seeds, se_images)),
