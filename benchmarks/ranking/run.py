@@ -23,7 +23,8 @@ Targets: seen (their results read before the current recommended rules were fixe
 Protocol: every score on the target's training subset (one forward pass per candidate); then every candidate is
 fine-tuned on that subset with one fixed budget (new head, all weights trained, AdamW, same epochs / lr / batch) and
 evaluated on the target's test subset, once per fine-tuning seed; the ground truth is the mean accuracy over the
-seeds. For each score: Kendall's tau, weighted tau (scipy.stats) and top-1 regret against that accuracy, per target
+seeds (2 seeds and 90-300 test images on the seen targets; 5 seeds and 1000 test images on the held-out ones, enlarged
+to measure the unchanged rule v1 precisely: variants_protocol.txt). For each score: Kendall's tau, weighted tau (scipy.stats) and top-1 regret against that accuracy, per target
 and averaged, next to static baselines (parameter count, source accuracy). Cost: wall time of ``rank_models`` with
 every default score over the same candidates' plain forward passes on the same images.
 """
@@ -63,10 +64,17 @@ HELD_OUT_V1 = ("scenes", "mnist_parity_1000", "fashion_inverted_1000")
 SEEN_TARGETS = ("digits", "fashion_mnist", "mnist", "lfw_subset", "textures", "fashion_groups", "fashion_mnist_1000")
 SEEN_TARGETS += HELD_OUT_V1
 HELD_OUT_TARGETS = ("fashion_tops", "mnist_rotated_1000", "fashion_lowres")
+# The held-out ground truth made precise enough to judge the regret goal (issue 18; variants_protocol.txt, fixed before
+# any of its accuracies existed): >= 1000 test images per held-out target, drawn from the datasets' test splits (the
+# training subsets, hence every score, stay as they were), and 5 fine-tuning seeds. It measures the unchanged rule v1;
+# the earlier ground truth (2 seeds, 200-300 test images) is kept in groundtruth.json under "before".
+HELD_OUT_TEST_PER_CLASS = {"fashion_tops": 250, "mnist_rotated_1000": 100, "fashion_lowres": 100}
+HELD_OUT_SEEDS = (0, 1, 2, 3, 4)
 # the large-N setting: 1000 scored / fine-tuned images, 1 epoch (about the optimiser steps of 200 images x 4 epochs)
 LARGE_N = 1000
 SMALL_N = 200
 RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6"}
+GROUND_TRUTH_COMMIT = "38e6901"  # the enlarged held-out ground truth, pre-registered before any of its accuracies
 logger = logging.getLogger("benchmarks.ranking")
 
 
@@ -154,10 +162,33 @@ def train(clf, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float, batc
 
 
 @torch.inference_mode()
-def accuracy(clf, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+def correct(clf, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Whether each test image is classified right (bool per image)."""
     clf.eval()
     pred = torch.cat([clf.logits(x[i : i + batch_size]).argmax(1) for i in range(0, len(y), batch_size)])
-    return float((pred == y).float().mean())
+    return pred == y
+
+
+def accuracy(clf, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    return float(correct(clf, x, y, batch_size).float().mean())
+
+
+def pack_bits(hits: torch.Tensor) -> str:
+    """Per-image correctness as hex (1 bit per image, in test order): what a paired test over images needs."""
+    return np.packbits(hits.cpu().numpy().astype(np.uint8)).tobytes().hex()
+
+
+def unpack_bits(packed: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(packed), dtype=np.uint8))[:n].astype(bool)
+
+
+def split_digest(dataset) -> str:
+    """SHA-256 (16 hex digits) of a split's images and labels: which images an accuracy or a score belongs to."""
+    h = hashlib.sha256()
+    for im in dataset["image"]:
+        h.update(np.asarray(im).tobytes())
+    h.update(np.asarray(dataset["label"], dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def pretrain_small(kind: str, names: list[str], data, key: str, epochs: int, seed: int, saved: dict):
@@ -291,10 +322,19 @@ def load_targets(args) -> dict[str, object]:
     targets["mnist_parity_1000"] = mnist_parity(large, test * 5, args.seed)
     targets["fashion_inverted_1000"] = fashion_inverted(large, test, args.seed)
     # held out: fixed from their description before any score was computed on them
-    tops = (5, 10) if args.quick else (TOPS_PER_CLASS, TOPS_PER_CLASS)
-    targets["fashion_tops"] = fashion_tops(*tops, args.seed)
-    targets["mnist_rotated_1000"] = mnist_rotated(large, test, args.seed)
-    targets["fashion_lowres"] = fashion_lowres(per, test, args.seed)
+    # (the test subsets are drawn from the test split apart from the training subsets, so their size leaves the
+    # training images as they were; "test_before" is the earlier, smaller test subset, evaluated beside the new one)
+    held = {
+        "fashion_tops": (lambda n: fashion_tops(5 if args.quick else TOPS_PER_CLASS, n, args.seed), TOPS_PER_CLASS),
+        "mnist_rotated_1000": (lambda n: mnist_rotated(large, n, args.seed), test),
+        "fashion_lowres": (lambda n: fashion_lowres(per, n, args.seed), test),
+    }
+    for t, (build, before) in held.items():
+        if args.quick:
+            targets[t] = build(10)
+            continue
+        targets[t] = build(HELD_OUT_TEST_PER_CLASS[t])
+        targets[t]["test_before"] = build(before)["test"]
     return targets
 
 
@@ -486,8 +526,9 @@ def finetune_target(zoo: dict, t: str, data, args, epochs: int, seeds: list[int]
     from hfnet.data import class_names
 
     accs, per_seed_all, start = {}, {}, time.perf_counter()
+    hits_all, before_all = {}, {}
     for name, base in zoo.items():
-        per_seed = []
+        per_seed, hits, before = [], [], []
         for seed in seeds:
             clf = copy.deepcopy(base)
             torch.manual_seed(seed)
@@ -496,19 +537,36 @@ def finetune_target(zoo: dict, t: str, data, args, epochs: int, seeds: list[int]
             xt, yt = tensors(f"{t}/test", data["test"], clf.preprocessing)
             t0 = time.perf_counter()
             train(clf, x, y, epochs=epochs, lr=args.lr, batch_size=args.batch_size, seed=seed)
-            per_seed.append(accuracy(clf, xt, yt))
+            ok = correct(clf, xt, yt)
+            per_seed.append(float(ok.float().mean()))
+            hits.append(pack_bits(ok))
+            if "test_before" in data:  # the earlier test subset: whether this run reproduces the earlier accuracies
+                xb, yb = tensors(f"{t}/test_before", data["test_before"], clf.preprocessing)
+                before.append(accuracy(clf, xb, yb))
             # held-out accuracies are not printed: nobody reads them before the scores are run on them
             shown = f"acc {per_seed[-1]:.3f}" if t in SEEN_TARGETS else "acc (held out, not shown)"
             logger.info("%s / %s / seed %d: %s (%.1f s)", t, name, seed, shown, time.perf_counter() - t0)
         per_seed_all[name] = per_seed
+        hits_all[name] = hits
         accs[name] = float(np.mean(per_seed))
-    return {
+        if before:
+            before_all[name] = before
+    entry = {
         "accuracy": accs,
         "per_seed": per_seed_all,
         "epochs": epochs,
         "seeds": list(seeds),
         "seconds": round(time.perf_counter() - start, 1),
+        "train_images": len(data["train"]),
+        "test_images": len(data["test"]),
+        "train_digest": split_digest(data["train"]),
+        "test_digest": split_digest(data["test"]),
+        "correct_per_seed": hits_all,
     }
+    if before_all:
+        entry["per_seed_on_test_before"] = before_all
+        entry["test_before_digest"] = split_digest(data["test_before"])
+    return entry
 
 
 def weights_digest(clf) -> str:
@@ -537,6 +595,12 @@ def stale_candidates(entry: dict, zoo_info: dict, digests: dict, legacy: dict | 
         or n not in entry["accuracy"]
         or (legacy or {}).get(n) != zoo_info[n].get("source_accuracy")
     ]
+
+
+def target_seeds(t: str, args) -> list[int]:
+    """The fine-tuning seeds of a target: ``--held-out-seeds`` on the held-out targets, ``--seeds`` elsewhere."""
+    seeds = list(args.held_out_seeds if t in HELD_OUT_TARGETS else args.seeds)
+    return seeds[:1] if args.quick else seeds
 
 
 def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> dict:
@@ -571,7 +635,6 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
                     "weights": digests,
                     "from": f"{args.reuse_accuracy} (same zoo, same protocol)",
                 }
-    seeds = args.seeds[:1] if args.quick else args.seeds
     # the seen targets already there (refreshes) and the small new ones, cheapest first; the held-out ones (the goal
     # is judged there); the large new seen ones
     seen = sorted((t for t in targets if t not in HELD_OUT_TARGETS), key=lambda t: len(targets[t]["train"]))
@@ -582,7 +645,14 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
         if args.no_finetune:
             continue
         epochs = 1 if args.quick or t.endswith("_1000") else args.epochs
+        seeds = target_seeds(t, args)
         entry = truth["targets"].get(t)
+        if entry is not None and t in HELD_OUT_TEST_PER_CLASS and "test_digest" not in entry and not args.quick:
+            # written before the held-out ground truth was enlarged (2 seeds, the small test subset): kept as "before"
+            truth.setdefault("before", {})[t] = truth["targets"].pop(t)
+            entry = None
+        if entry is not None and entry.get("test_digest") not in (None, split_digest(data["test"])):
+            raise SystemExit(f"{path}: {t} was evaluated on other test images; remove its entry to fine-tune again")
         if entry is None:
             truth["targets"][t] = {**finetune_target(zoo, t, data, args, epochs, seeds), "weights": digests}
         else:
@@ -595,6 +665,9 @@ def ground_truth(zoo: dict, zoo_info: dict, targets: dict, args, out: Path) -> d
             # kept candidates first, in the zoo's order
             entry["accuracy"] = {n: new["accuracy"].get(n, entry["accuracy"].get(n)) for n in zoo}
             entry["per_seed"] = {n: new["per_seed"].get(n, entry["per_seed"].get(n)) for n in zoo}
+            for key in ("correct_per_seed", "per_seed_on_test_before"):
+                if key in entry:
+                    entry[key] = {n: new[key].get(n, entry[key].get(n)) for n in zoo}
             entry["weights"] = digests
             entry.setdefault("refreshed", []).append(
                 {"candidates": stale, "seconds": new["seconds"], "reason": "weights differ from the fine-tuned ones"}
@@ -681,6 +754,86 @@ def fmt(v, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def noise_markdown(result: dict, rows: list[str]) -> list[str]:
+    """The held-out ground truth's precision and the before / after comparison (empty without the enlarged one)."""
+    noise, before = result.get("ground_truth_noise") or {}, result.get("before") or {}
+    if not noise:
+        return []
+    lines = [
+        "",
+        "## Held-out ground truth: how precise, and is the pick's gap larger than its noise?",
+        "",
+        f"Enlarged in commit {GROUND_TRUTH_COMMIT} (pre-registered in `variants_protocol.txt` before any of its "
+        "accuracies existed) to measure the unchanged rule v1: 5 fine-tuning seeds and 1000 test images per held-out "
+        "target, from the datasets' test splits; the training subsets, so every score, are byte-identical to before "
+        "(digests in results.json `ground_truth`). `SE` = standard error of a candidate's mean accuracy: over the "
+        "seeds (test images fixed), over the test images (each image's correctness averaged over the seeds), and "
+        "both combined. A gap counts as larger than the noise when it exceeds twice the combined SE of the paired "
+        "difference (paired over seeds and over images). `before` = the earlier ground truth (seeds 0 and 1, 200-300 "
+        "test images).",
+    ]
+    for t, nz in noise.items():
+        rep = nz.get("reproduced_before_max_diff")
+        lines += [
+            "",
+            f"### {t} ({nz['test_images']} test images, seeds {nz['seeds']})"
+            + (
+                f"; seeds 0 and 1 on the earlier test images reproduce the earlier accuracies to {rep:.4f}"
+                if rep is not None
+                else ""
+            ),
+            "",
+            "| candidate | mean | std (seeds) | SE seeds | SE images | SE | gap to best (SE) | before |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        old = (before.get("accuracy") or {}).get(t, {})
+        for c, v in sorted(nz["candidates"].items(), key=lambda kv: -kv[1]["mean"]):
+            g = nz["gaps_to_best"].get(c)
+            gap = "best" if g is None else f"{g['gap']:.3f} ({g['se']:.3f}){'' if g['larger_than_noise'] else ' ~'}"
+            lines.append(
+                f"| {c} | {v['mean']:.3f} | {v['std']:.3f} | {v['se_seeds']:.3f} | {v['se_images']:.3f} | "
+                f"{v['se']:.3f} | {gap} | {fmt(old.get(c))} |"
+            )
+        lines += ["", f"`~`: within twice the SE of the best ({len(nz['within_noise_of_best'])} candidates)."]
+        for m, pk in nz["picks"].items():
+            if pk["candidate"] == nz["best"]:
+                verdict = "the best"
+            else:
+                verdict = (
+                    f"{pk['gap']:.3f} below the best {nz['best']} (paired SE {pk['se']:.3f}: seeds "
+                    f"{pk['se_seeds']:.3f}, images {pk['se_images']:.3f}; the best wins on {pk['seeds_better']} of "
+                    f"{len(nz['seeds'])} seeds): {'LARGER than' if pk['larger_than_noise'] else 'within'} the noise"
+                )
+            lines.append(f"- {m} picks {pk['candidate']}: {verdict}.")
+    if before.get("correlations"):
+        avg_before = averages(before["correlations"], before["groups"], rows)
+        groups = list(avg_before)
+        header = " | ".join(f"{g}: before | {g}: now" for g in groups)
+        lines += [
+            "",
+            "### Every score on the held-out targets, earlier ground truth vs now (same scores)",
+            "",
+            "Mean tau / weighted tau / mean regret (worst regret).",
+            "",
+            f"| score | {header} |",
+            "|---|" + "---|---|" * len(groups),
+        ]
+        avg = result["average"]
+
+        def cell(a: dict) -> str:
+            return (
+                f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
+                f"({fmt(a['max_regret'], 3)})"
+            )
+
+        for m in sorted(rows, key=lambda m: -(avg["held_out"][m]["kendall_tau"] or -9)):
+            name = f"**{m}**" if m == "recommended" else m
+            lines.append(
+                f"| {name} | " + " | ".join(f"{cell(avg_before[g][m])} | {cell(avg[g][m])}" for g in groups) + " |"
+            )
+    return lines
+
+
 def write_markdown(out: Path, result: dict) -> None:
     metrics = result["metrics"]
     rows = [*metrics, *result["baselines"]]
@@ -732,6 +885,7 @@ def write_markdown(out: Path, result: dict) -> None:
             f"{fmt(rec.get('max_regret'), 3)} ({'within' if (rec.get('max_regret') or 0) <= 0.02 else 'OVER'} "
             "the 0.02 limit).",
         ]
+    lines += noise_markdown(result, rows)
     lines += [
         "",
         "Groups: " + "; ".join(f"{g}: {', '.join(groups[g])}" for g in groups) + ".",
@@ -872,6 +1026,85 @@ def averages(corr: dict, groups: dict, rows: list[str]) -> dict:
     return average
 
 
+# picks judged against the noise of the enlarged held-out ground truth
+NOISE_PICKS = ("recommended", "recommended_v2", "logme")
+
+
+def _se(values) -> float:
+    """Standard error of the mean of ``values`` (sample std, ddof 1)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def ground_truth_noise(entry: dict, correlations_t: dict) -> dict:
+    """How precise one target's ground truth is, and whether each pick's gap to the best exceeds that noise.
+
+    Per candidate: mean / std over the fine-tuning seeds, the standard error over seeds (the test images fixed) and
+    over test images (each image's correctness averaged over the seeds), and both combined. Per pick of the scores in
+    ``NOISE_PICKS``: the gap to the best candidate, paired over seeds (the same seed fixes the head init and batch
+    order of both candidates) and over test images (the same images), combined as independent errors; the gap counts
+    as larger than the noise when it exceeds twice the combined standard error.
+    """
+    per_seed, n = entry["per_seed"], entry["test_images"]
+    hits = {
+        c: np.stack([unpack_bits(h, n) for h in v]).astype(np.float64) for c, v in entry["correct_per_seed"].items()
+    }
+    candidates = {}
+    for c, accs in per_seed.items():
+        se_seeds, se_images = _se(accs), _se(hits[c].mean(axis=0))
+        candidates[c] = {
+            "mean": float(np.mean(accs)),
+            "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),  # nan: one seed (--quick)
+            "se_seeds": se_seeds,
+            "se_images": se_images,
+            "se": float(np.hypot(se_seeds, se_images)),
+        }
+    best = max(per_seed, key=lambda c: candidates[c]["mean"])
+
+    def gap(c: str) -> dict:
+        se_seeds = _se(np.subtract(per_seed[best], per_seed[c]))
+        se_images = _se((hits[best] - hits[c]).mean(axis=0))
+        se = float(np.hypot(se_seeds, se_images))
+        value = candidates[best]["mean"] - candidates[c]["mean"]
+        return {
+            "gap": value,
+            "se_seeds": se_seeds,
+            "se_images": se_images,
+            "se": se,
+            "seeds_better": int(np.sum(np.asarray(per_seed[best]) > np.asarray(per_seed[c]))),
+            "larger_than_noise": bool(value > 2 * se),
+        }
+
+    gaps = {c: gap(c) for c in per_seed if c != best}
+    picks = {m: correlations_t[m]["top1"] for m in NOISE_PICKS if correlations_t.get(m, {}).get("top1")}
+    return {
+        "seeds": entry["seeds"],
+        "test_images": n,
+        "best": best,
+        "candidates": candidates,
+        "gaps_to_best": gaps,
+        "within_noise_of_best": [best, *(c for c, g in gaps.items() if not g["larger_than_noise"])],
+        "picks": {
+            m: {"candidate": c, **(gaps.get(c) or {"gap": 0.0, "larger_than_noise": False})} for m, c in picks.items()
+        },
+    }
+
+
+def reproduced_before(entry: dict, before: dict) -> float | None:
+    """Largest difference between the earlier ground truth's per-seed accuracies and this run's on the same seeds and
+    the same (earlier, small) test images: 0 when the fine-tuning reproduced the earlier run exactly."""
+    if "per_seed_on_test_before" not in entry:
+        return None
+    diffs = [
+        abs(a - b)
+        for c, accs in before["per_seed"].items()
+        for s, a in zip(before["seeds"], accs)
+        if s in entry["seeds"]
+        for b in [entry["per_seed_on_test_before"][c][entry["seeds"].index(s)]]
+    ]
+    return float(max(diffs)) if diffs else None
+
+
 def render(out: Path) -> None:
     """Rewrite results.md / the plots from results.json (folding in sharded.json when present)."""
     result = json.loads((out / "results.json").read_text())
@@ -893,6 +1126,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     parser.add_argument("--seed", type=int, default=0, help="zoo pretraining and target sampling seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="fine-tuning seeds (ground truth = mean)")
+    parser.add_argument(
+        "--held-out-seeds",
+        type=int,
+        nargs="+",
+        default=list(HELD_OUT_SEEDS),
+        help="fine-tuning seeds on the held-out targets (their test subsets: HELD_OUT_TEST_PER_CLASS images per class)",
+    )
     parser.add_argument("--effnet-size", type=int, default=48, help="EfficientNet input size (native 224-260)")
     parser.add_argument("--train-per-class", type=int, default=20, help="target images per class to rank/fine-tune on")
     parser.add_argument("--test-per-class", type=int, default=30, help="target test images per class")
@@ -936,7 +1176,7 @@ def main() -> None:
     # every default score, plus the by-name ones worth comparing (NLEEP, ETran's two terms, the reference LogME)
     metrics = [*DEFAULT_METRICS, "recommended_v2", "nleep", "etran_energy", "etran_lda", "logme_reference"]
     epochs = 1 if args.quick else args.epochs
-    seeds = args.seeds[:1] if args.quick else args.seeds
+    seeds = {"seen": target_seeds(SEEN_TARGETS[0], args), "held out": target_seeds(HELD_OUT_TARGETS[0], args)}
 
     truth = ground_truth(zoo, zoo_info, targets, args, out)
     if args.finetune_only:
@@ -951,6 +1191,8 @@ def main() -> None:
     scored |= {f"{t}@{SMALL_N}": (t, SMALL_N) for t in targets if t.endswith("_1000")}
     accs = {t: truth["targets"][src]["accuracy"] for t, (src, _) in scored.items()}
     accs_per_seed = {t: truth["targets"][src]["per_seed"] for t, (src, _) in scored.items()}
+    # the held-out targets' earlier ground truth (2 seeds, small test subsets), kept to show what the new one changed
+    before = {t: truth["before"][src] for t, (src, _) in scored.items() if src in truth.get("before", {})}
     # what each candidate says about itself: the source accuracy measured or published for it (none for the random
     # initialisations: they report nothing, so the recommended score ranks them last on that component)
     reported = {
@@ -1002,6 +1244,37 @@ def main() -> None:
     }
     groups = {g: m for g, m in groups.items() if m}
     average = averages(corr, groups, rows)
+    corr_before = {
+        t: {
+            m: correlations(
+                {n: s.get(m) for n, s in scores[t].items()},
+                before[t]["accuracy"],
+                METRICS[m].higher_is_better,
+                tie={n: s.get("logme") for n, s in scores[t].items()} if m in TIE_BREAK else None,
+            )
+            for m in metrics
+        }
+        | {
+            b: correlations(
+                {n: zoo_info[n][k] for n in zoo if zoo_info[n].get(k) is not None}, before[t]["accuracy"], True
+            )
+            for b, k in BASELINES.items()
+        }
+        for t in before
+    }
+    groups_before = {
+        g: [t for t in groups[g] if t in before] for g in ("held_out", f"held_out@{SMALL_N}") if g in groups
+    }
+    groups_before = {g: m for g, m in groups_before.items() if m}
+    noise = {
+        t: ground_truth_noise(truth["targets"][t], corr[t])
+        for t in groups.get("held_out", [])
+        if "correct_per_seed" in truth["targets"][t]
+    }
+    for t in noise:
+        noise[t]["reproduced_before_max_diff"] = (
+            reproduced_before(truth["targets"][t], truth["before"][t]) if t in before else None
+        )
 
     # Cost: ranking with every default score vs plain forward passes on the same images
     cost = None
@@ -1014,7 +1287,10 @@ def main() -> None:
         f"Protocol: scores computed on each target's training subset; every candidate then fine-tuned on it "
         f"(new head, all weights, AdamW lr {args.lr}, weight decay 0.01, {epochs} epochs (1 on the {LARGE_N}-image "
         f"targets: about the same optimiser steps), batch {args.batch_size}, "
-        f"no augmentation) once per seed {seeds}, evaluated on the test subset; ground truth = mean test accuracy "
+        f"no augmentation) once per seed (seen targets {seeds['seen']}, held-out targets {seeds['held out']}), "
+        f"evaluated on the test subset (held out: {', '.join(f'{t} {n}' for t, n in HELD_OUT_TEST_PER_CLASS.items())} "
+        f"per class, from the test splits, apart from the training images; enlarged in commit {GROUND_TRUTH_COMMIT} "
+        f"to measure the unchanged rule v1); ground truth = mean test accuracy "
         f"over the seeds. EfficientNet-Lite inputs at "
         f"{args.effnet_size} px (native 224-260 px), MNIST CNN 28 px, tiny ResNet/ViT 32 px. Small source models "
         f"pretrained here ({args.pretrain_per_class}/class, {args.pretrain_epochs} epochs, train split; the targets' "
@@ -1047,6 +1323,22 @@ def main() -> None:
         "score_seconds": score_s,
         "accuracy": accs,
         "accuracy_per_seed": accs_per_seed,
+        "ground_truth": {
+            t: {
+                k: truth["targets"][src].get(k)
+                for k in ("seeds", "epochs", "train_images", "test_images", "train_digest", "test_digest")
+            }
+            for t, (src, _) in scored.items()
+        },
+        "ground_truth_noise": noise,
+        "before": {
+            "what": "the held-out targets' earlier ground truth (seeds 0 and 1, 200-300 test images), same scores",
+            "accuracy": {t: b["accuracy"] for t, b in before.items()},
+            "per_seed": {t: b["per_seed"] for t, b in before.items()},
+            "seeds": {t: b["seeds"] for t, b in before.items()},
+            "correlations": corr_before,
+            "groups": groups_before,
+        },
         "correlations": corr,
         "average": average,
         "cost": cost,
