@@ -185,7 +185,9 @@ def load_image_split(name_or_path: str, split: str = "train", *, image_column: s
     if image_column not in features:
         raise HfnetError(f"{where} has no column '{image_column}' (columns: {', '.join(features)})")
     if not isinstance(features[image_column], datasets.Image):
-        raise HfnetError(f"column '{image_column}' of {where} holds {type(features[image_column]).__name__}, not images")
+        raise HfnetError(
+            f"column '{image_column}' of {where} holds {type(features[image_column]).__name__}, not images"
+        )
     ds = ds.select_columns([image_column])
     if image_column != "image":
         ds = ds.rename_column(image_column, "image")

@@ -60,6 +60,7 @@ def distill_student(
     seed: int,
     epochs: float,
     out: Path,
+    max_steps: int = -1,
     transfer: Any = None,
     save_dir: Path | None = None,
     dataset_name: str | None = None,
@@ -76,6 +77,7 @@ def distill_student(
     config = DistillationConfig(
         output_dir=str(out),
         num_train_epochs=epochs,
+        max_steps=max_steps,
         per_device_train_batch_size=BATCH,
         learning_rate=LR,
         seed=seed,

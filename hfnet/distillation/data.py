@@ -23,7 +23,13 @@ from hfnet.preprocessing import Preprocessing, build_transform
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TransferSet", "check_transfer_images", "load_transfer_set", "with_distillation_transform", "with_transfer_set"]
+__all__ = [
+    "TransferSet",
+    "check_transfer_images",
+    "load_transfer_set",
+    "with_distillation_transform",
+    "with_transfer_set",
+]
 
 
 @dataclass
@@ -42,8 +48,11 @@ class TransferSet:
 
     def describe(self) -> str:
         """One line for the card: name, split, how many images, what was left out."""
-        left_out = ", ".join(f"{n} equal to {'labelled training' if k == 'train' else 'evaluation'} images"
-                             for k, n in self.removed.items() if n)
+        left_out = ", ".join(
+            f"{n} equal to {'labelled training' if k == 'train' else 'evaluation'} images"
+            for k, n in self.removed.items()
+            if n
+        )
         return (
             f"{len(self.images):,} unlabelled images of {self.name} ({self.split} split, {self.pool:,} images"
             + (f"; left out: {left_out}" if left_out else "")
@@ -123,7 +132,13 @@ def load_transfer_set(
 def check_transfer_images(images: Any, preprocessings: dict[str, Preprocessing], count: int = 4) -> None:
     """Refuse, naming the model, when the first ``count`` unlabelled images cannot be prepared for every model."""
     for i in range(min(count, len(images))):
-        image = images[i]["image"]
+        try:
+            image = images[i]["image"]
+        except Exception as e:  # noqa: BLE001 - a file PIL cannot open
+            raise HfnetError(
+                f"unlabelled image {i} cannot be read ({type(e).__name__}: {e}); remove it or give image files "
+                "PIL opens (PNG, JPEG, ...)"
+            ) from None
         for role, pre in preprocessings.items():
             try:
                 pixels = build_transform(pre)(image)
