@@ -32,7 +32,7 @@ torch.set_num_threads(1)  # shared 2-core machine
 HERE = Path(__file__).resolve().parent
 ROWS = {
     "scratch": "scratch, 1000 labelled, 8 epochs (128 steps)",
-    "scratch_long": "scratch, 1000 labelled, 24 epochs (384 steps, the transfer runs' steps)",
+    "scratch_long": "scratch, 1000 labelled, 24 epochs (384 steps, about the transfer runs' 376)",
     "kd": "KD, the same 1000, 8 epochs (128 steps)",
     "kd_transfer": "KD, 1000 labelled + {n} unlabelled, 8 epochs ({steps} steps)",
     "kd_transfer_short": "KD, 1000 labelled + {n} unlabelled, 128 steps (the scratch run's steps)",
@@ -100,6 +100,7 @@ def _train(key, teacher, names, train, test, transfer, seed, epochs, short_steps
 
 def run(seeds: list[int], unlabeled: int, test_per_class: int, quick: bool) -> dict:
     from hfnet.data import class_names, load_image_dataset
+    from hfnet.distillation.chain import StageResult
     from hfnet.distillation.data import load_transfer_set
     from hfnet.evaluation import evaluate_classifier
 
@@ -124,7 +125,7 @@ def run(seeds: list[int], unlabeled: int, test_per_class: int, quick: bool) -> d
         for key in ROWS:
             t1 = time.perf_counter()
             out = _train(key, teacher, names, train, test, transfer, seed, epochs, short_steps, work)
-            model = getattr(out, "model", out)
+            model = out.model if isinstance(out, StageResult) else out  # a distillation stage or a classifier
             acc = evaluate_classifier(model, test, progress=False)["accuracy"]
             per_seed[key].append(acc)
             seconds[key].append(time.perf_counter() - t1)
