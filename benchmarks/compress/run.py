@@ -331,6 +331,7 @@ def longer_teacher(steps: int) -> None:
         "within_rule": gain <= PLATEAU_POINTS,
         "minutes": (time.perf_counter() - t0) / 60,
         "platform": _platform(),
+        "train_images": len(data["train"]),
     }
     (HERE / f"teacher_{steps}.json").write_text(json.dumps(result, indent=1))
     print(longer_teacher_text(), flush=True)
@@ -342,9 +343,18 @@ def longer_teacher_text() -> str:
     if not paths:
         return ""
     r = json.loads(paths[-1].read_text())
+    p = json.loads((HERE / "validation.json").read_text())["plateau"]
+    se = 100 * (p["validation_full"] * (1 - p["validation_full"]) / p.get("validation_images", 5000)) ** 0.5
+    times = f"{r['steps'] / r['recorded_steps']:g}x"
     meaning = (
-        f"so the {r['recorded_steps']}-step teacher is within {r['rule_points']} points of one trained "
-        f"{r['steps'] / r['recorded_steps']:g}x as long"
+        f"so the {r['recorded_steps']}-step teacher is within {r['rule_points']} points of (in fact above) one "
+        f"trained {times} as long: the longer run ({r['steps'] * BATCH / r.get('train_images', 6000):.0f} epochs over "
+        f"the {r.get('train_images', 6000)} training images) ends lower, likely overfitting, so more steps would not "
+        f"have given a better teacher; the rule's {p['gain_points']:+.2f} points at {p['steps']} over "
+        f"{p['half_steps']} steps are about one standard error ({se:.2f} points)"
+        if r["gain_points"] < 0
+        else f"so the {r['recorded_steps']}-step teacher is within {r['rule_points']} points of one trained {times} "
+        "as long"
         if r["within_rule"]
         else f"so the {r['recorded_steps']}-step teacher was not converged: the results compare against a teacher "
         "that more training still improves"
