@@ -215,3 +215,44 @@ def test_other_negative_labels_are_not_unlabelled(logits):
     labels[0] = -1
     with pytest.raises((IndexError, RuntimeError)):
         kd_loss(student, teacher, labels, 4.0, 0.5)
+
+
+def test_kd_loss_defaults_are_hintons_t4_and_half_weight(logits):
+    student, teacher, labels = logits
+    assert torch.equal(kd_loss(student, teacher, labels), kd_loss(student, teacher, labels, 4.0, 0.5))
+
+
+def test_per_sample_alpha_checked_and_cast(logits):
+    student, teacher, labels = logits
+    with pytest.raises(ValueError, match=r"alpha must be a scalar or have shape \(6,\), got \(3,\)"):
+        kd_loss_terms(student, teacher, labels, 2.0, torch.full((3,), 0.5))
+    with pytest.raises(ValueError, match=r"alpha values must lie in \[0, 1\]"):
+        kd_loss_terms(student, teacher, labels, 2.0, torch.tensor([0.5, 0.5, 1.5, 0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match=r"alpha values must lie in \[0, 1\]"):
+        kd_loss_terms(student, teacher, labels, 2.0, torch.tensor([0.5, -0.1, 0.5, 0.5, 0.5, 0.5]))
+    terms = kd_loss_terms(student, teacher, labels, 2.0, torch.full((6,), 0.25, dtype=torch.float64))
+    assert terms["loss"].dtype == torch.float32  # alpha follows the losses' dtype
+    torch.testing.assert_close(terms["loss"], kd_loss(student, teacher, labels, 2.0, 0.25))
+
+
+def test_hard_term_logged_over_the_one_labelled_sample(logits):
+    student, teacher, labels = logits
+    labels = torch.full_like(labels, -100)
+    labels[2] = 3
+    terms = kd_loss_terms(student, teacher, labels, 2.0, 0.5)
+    expected = F.cross_entropy(student[2:3], labels[2:3])
+    torch.testing.assert_close(terms["hard"], expected)
+    assert terms["labeled"].item() == pytest.approx(1 / 6)
+
+
+def test_merit_weights_accept_the_range_ends_and_reject_outside():
+    teacher = torch.tensor([[5.0, 0.0], [0.0, 5.0]])
+    labels = torch.tensor([0, 0])
+    torch.testing.assert_close(merit_weights(teacher, labels, 0.0, 0.1), torch.tensor([0.1, 0.0]))
+    torch.testing.assert_close(merit_weights(teacher, labels, 1.0, 0.1), torch.tensor([1.0, 0.9]))
+    for alpha in (-0.1, 1.1):
+        with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\], got"):
+            merit_weights(teacher, labels, alpha, 0.1)
+    with pytest.raises(ValueError, match="merit delta must be >= 0, got -0.1"):
+        merit_weights(teacher, labels, 0.5, -0.1)
+    assert merit_weights(teacher, labels, 0.5, 0.0).dtype == torch.float32
