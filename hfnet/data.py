@@ -111,12 +111,16 @@ def _check_class_folders(path: Path) -> None:
         )
 
 
-def _load_external(name: str, image_column: str | None, label_column: str | None, seed: int):
+def _load_raw(name: str, *, labelled: bool = True):
+    """The ``DatasetDict`` a Hub id or a local folder names, as ``datasets`` loads it, and how to name it in errors.
+
+    ``labelled=False`` accepts an image folder without class sub-folders (an unlabelled transfer set)."""
 
     path = Path(name).expanduser()
     try:
         if path.is_dir():
-            _check_class_folders(path)
+            if labelled:
+                _check_class_folders(path)
             dd = datasets.load_dataset("imagefolder", data_dir=str(path))
             where = f"image folder {path}"
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:
@@ -138,7 +142,58 @@ def _load_external(name: str, image_column: str | None, label_column: str | None
         ) from e
     if isinstance(dd, datasets.Dataset):
         dd = datasets.DatasetDict({"train": dd})
+    return dd, where
+
+
+def _load_external(name: str, image_column: str | None, label_column: str | None, seed: int):
+
+    dd, where = _load_raw(name)
     return _normalise_dict(dd, image_column, label_column, where, seed)
+
+
+def load_image_split(name_or_path: str, split: str = "train", *, image_column: str | None = None):
+    """The images of one split, labels dropped: a ``Dataset`` with the single column ``image`` (``datasets.Image``).
+
+    Args:
+        name_or_path: ``digits``, ``fashion_mnist``, ``mnist``, a Hub dataset id, or a local image folder (class
+            sub-folders are optional: a folder of images is one ``train`` split).
+        split: the split to read (``train``, ``test``, or any split the dataset has).
+        image_column: the image column when it cannot be detected (the first ``Image`` feature).
+    """
+
+    name = str(name_or_path)
+    key = name.replace("-", "_").lower()
+    if key in BUILTIN_DATASETS and not Path(name).is_dir():
+        dd = builtin_datasets.load_builtin(key)
+        where = f"built-in dataset '{key}'"
+        if dd is None:
+            logger.warning("no local %s files; loading the Hub copy %s", key, builtin_datasets.hub_id(key))
+            dd, where = _load_raw(builtin_datasets.hub_id(key))
+    else:
+        dd, where = _load_raw(name, labelled=False)
+    if split not in dd:
+        raise HfnetError(f"{where} has no split '{split}' (splits: {', '.join(dd)}); pick one of them")
+    ds = dd[split]
+    features = ds.features
+    if image_column is None:
+        images = [k for k, v in features.items() if isinstance(v, datasets.Image)]
+        if not images:
+            raise HfnetError(
+                f"{where} has no image column (columns: {', '.join(features)}); name it with the image column option"
+            )
+        image_column = images[0]
+    if image_column not in features:
+        raise HfnetError(f"{where} has no column '{image_column}' (columns: {', '.join(features)})")
+    if not isinstance(features[image_column], datasets.Image):
+        raise HfnetError(
+            f"column '{image_column}' of {where} holds {type(features[image_column]).__name__}, not images"
+        )
+    ds = ds.select_columns([image_column])
+    if image_column != "image":
+        ds = ds.rename_column(image_column, "image")
+    if len(ds) == 0:
+        raise HfnetError(f"the {split} split of {where} is empty")
+    return ds
 
 
 def load_image_dataset(

@@ -311,6 +311,62 @@ def validate(cache: Path | None) -> None:
     write_validation(result)
 
 
+def longer_teacher(steps: int) -> None:
+    """The teacher alone, trained for ``steps`` (same schedule, seed and validation split), scored on the validation
+    images against the recorded ``TEACHER_STEPS``-step one; writes ``teacher_<steps>.json``. Nothing else is rerun."""
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    data = load_data(False)
+    teacher, _ = train_teacher(data, steps)
+    acc = evaluate_classifier(teacher, data["validation"], progress=False)["accuracy"]
+    recorded = json.loads((HERE / "validation.json").read_text())["plateau"]
+    gain = 100 * (acc - recorded["validation_full"])
+    result = {
+        "steps": steps,
+        "validation": acc,
+        "recorded_steps": recorded["steps"],
+        "recorded_validation": recorded["validation_full"],
+        "gain_points": gain,
+        "rule_points": PLATEAU_POINTS,
+        "within_rule": gain <= PLATEAU_POINTS,
+        "minutes": (time.perf_counter() - t0) / 60,
+        "platform": _platform(),
+        "train_images": len(data["train"]),
+    }
+    (HERE / f"teacher_{steps}.json").write_text(json.dumps(result, indent=1))
+    print(longer_teacher_text(), flush=True)
+
+
+def longer_teacher_text() -> str:
+    """One line on the longer-teacher check (``--teacher-steps``), or "" when it has not been run."""
+    paths = sorted(HERE.glob("teacher_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    if not paths:
+        return ""
+    r = json.loads(paths[-1].read_text())
+    p = json.loads((HERE / "validation.json").read_text())["plateau"]
+    se = 100 * (p["validation_full"] * (1 - p["validation_full"]) / p.get("validation_images", 5000)) ** 0.5
+    times = f"{r['steps'] / r['recorded_steps']:g}x"
+    meaning = (
+        f"so the {r['recorded_steps']}-step teacher is within {r['rule_points']} points of (in fact above) one "
+        f"trained {times} as long: the longer run ({r['steps'] * BATCH / r.get('train_images', 6000):.0f} epochs over "
+        f"the {r.get('train_images', 6000)} training images) ends lower, likely overfitting, so more steps would not "
+        f"have given a better teacher; the rule's {p['gain_points']:+.2f} points at {p['steps']} over "
+        f"{p['half_steps']} steps are about one standard error ({se:.2f} points)"
+        if r["gain_points"] < 0
+        else f"so the {r['recorded_steps']}-step teacher is within {r['rule_points']} points of one trained {times} "
+        "as long"
+        if r["within_rule"]
+        else f"so the {r['recorded_steps']}-step teacher was not converged: the results compare against a teacher "
+        "that more training still improves"
+    )
+    return (
+        f"Longer teacher (`python benchmarks/compress/run.py --teacher-steps {r['steps']}`, {r['minutes']:.0f} min): "
+        f"the same teacher trained {r['steps']} steps (same schedule, seed and validation split) reaches "
+        f"{r['validation']:.4f} on the validation images against {r['recorded_validation']:.4f} at "
+        f"{r['recorded_steps']} steps ({r['gain_points']:+.2f} points; rule <= {r['rule_points']}), {meaning}."
+    )
+
+
 def write_validation(result: dict) -> None:
     plateau, rows, budget = result["plateau"], result["rows"], result["budget"]
     dense = plateau["validation_full"]
@@ -325,7 +381,7 @@ def write_validation(result: dict) -> None:
         f"Teacher: {plateau_text(plateau)} Curve of the {plateau['steps']}-step teacher: "
         + ", ".join(f"{k}: {a:.3f}" for k, a in plateau["curve"])
         + ".",
-        "",
+        *([longer, ""] if (longer := longer_teacher_text()) else [""]),
         f"Recovery {budget} steps (1/4 of the teacher's), AFR structured pruning, validation accuracy (points "
         "against the teacher):",
         "",
@@ -397,6 +453,7 @@ def write_results(result: dict) -> None:
         + ", ".join(f"{s}: {a:.3f}" for s, a in plateau["curve"])
         + f". Test accuracy of the teacher: **{dense:.4f}**. Recovery budget of every compressed model: "
         f"**{result['recovery_steps']} steps** (1/4 of the teacher's), batch {BATCH}.",
+        *(["", longer] if (longer := longer_teacher_text()) else []),
         "",
         "## Test accuracy (mean +/- std over seeds), and the gap to the dense teacher in points",
         "",
@@ -505,7 +562,17 @@ def main() -> None:
     parser.add_argument("--teacher-cache", type=Path, default=None, help="save / reuse the teacher in this folder")
     parser.add_argument("--from-log", default=None, help="write the results of a stopped run from its log")
     parser.add_argument("--rewrite", action="store_true", help="render results.md / .png again from results.json")
+    parser.add_argument(
+        "--teacher-steps",
+        type=int,
+        default=None,
+        help="only train the teacher for this many steps and compare it on the validation images with the recorded "
+        "one (the plateau check at a longer budget); the benchmark itself is not rerun",
+    )
     args = parser.parse_args()
+    if args.teacher_steps:
+        longer_teacher(args.teacher_steps)
+        return
     if args.rewrite:
         if (HERE / "validation.json").exists():
             write_validation(json.loads((HERE / "validation.json").read_text()))

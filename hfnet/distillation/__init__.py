@@ -1,5 +1,5 @@
 """Knowledge distillation: KD / merit / hint losses, ``DistillationConfig`` + ``DistillationTrainer``, assistant
-chains and the multimodal selector (seed 004, METHODS.md section 4).
+chains, unlabelled transfer sets and the multimodal selector (seed 004, METHODS.md section 4).
 """
 
 from hfnet._lazy import lazy_exports
@@ -11,6 +11,10 @@ _EXPORTS = {
     "soft_loss": "hfnet.distillation.losses",
     "merit_weights": "hfnet.distillation.losses",
     "hint_loss": "hfnet.distillation.losses",
+    "IGNORE_INDEX": "hfnet.distillation.losses",
+    "TransferSet": "hfnet.distillation.data",
+    "load_transfer_set": "hfnet.distillation.data",
+    "with_transfer_set": "hfnet.distillation.data",
     "DistillationConfig": "hfnet.distillation.config",
     "DistillationOptions": "hfnet.distillation.options",
     "DistillArguments": "hfnet.distillation.options",

@@ -22,7 +22,13 @@ from hfnet._io import prepare_output_dir, record_written
 from hfnet.cards import TRAINING_CARD_KEYS, ModelCardInfo, display_name
 from hfnet.classifier import HubClassifier
 from hfnet.distillation.config import DistillationConfig, parse_hint
-from hfnet.distillation.data import with_distillation_transform
+from hfnet.distillation.data import (
+    TransferSet,
+    check_transfer_images,
+    load_transfer_set,
+    with_distillation_transform,
+    with_transfer_set,
+)
 from hfnet.distillation.hint import check_layer, run_hint_stage
 from hfnet.distillation.trainer import DistillationTrainer, check_same_classes
 from hfnet.errors import HfnetError
@@ -59,15 +65,32 @@ def distill(
     *,
     eval_dataset: Any = None,
     train_augment: bool = False,
+    unlabeled: Any = None,
 ) -> DistillationTrainer:
     """Distill ``teacher`` into ``student`` (hint stage first when ``args.hint`` is set) and return the KD trainer.
 
     ``train_dataset`` may be raw (``image``/``label``: both models get pixels from the raw image) or already
-    transformed for the student. The student is trained in place.
+    transformed for the student. ``unlabeled``: images (a ``datasets.Dataset`` with an ``image`` column, e.g.
+    :attr:`TransferSet.images`; default: loaded from ``args.unlabeled_dataset`` when set) appended to the raw training
+    set with the label -100, trained on the soft targets only (hint stage included); evaluation never uses them. The
+    student is trained in place.
     """
     check_same_classes(student, teacher)
     teacher.eval().requires_grad_(False)
     set_seed(args.seed)
+    if unlabeled is None and args.unlabeled_dataset:
+        transfer = load_transfer_set(
+            args.unlabeled_dataset,
+            args.unlabeled_split,
+            samples=args.unlabeled_samples,
+            image_column=args.unlabeled_image_column,
+            seed=args.seed,
+            exclude={"train": train_dataset, "eval": eval_dataset},
+        )
+        check_transfer_images(transfer.images, {"student": student.preprocessing, "teacher": teacher.preprocessing})
+        unlabeled = transfer.images
+    if unlabeled is not None:
+        train_dataset = with_transfer_set(train_dataset, unlabeled)
     train_ds = with_distillation_transform(
         train_dataset, student.preprocessing, teacher.preprocessing, train=train_augment
     )
@@ -91,12 +114,14 @@ def _card(
     chain_models: list[HubClassifier] | None = None,
     command: str | None = None,
     record: dict[str, Any] | None = None,
+    transfer: TransferSet | None = None,
 ) -> ModelCardInfo:
     settings = {
         "temperature": args.temperature,
         "alpha (soft weight)": args.alpha,
         "merit delta": args.merit_delta,
         "hint": args.hint or "none",
+        "transfer set (unlabelled)": transfer.describe() if transfer is not None else "none",
         "epochs": args.num_train_epochs,
         "max steps": args.max_steps,
         "learning rate": args.learning_rate,
@@ -124,7 +149,16 @@ def _card(
         + (", per-sample alpha +/- merit delta (merit-based distillation)" if args.merit_delta else "")
         + (", after a FitNets hint stage" if args.hint else "")
         + "."
+        + (
+            f"\n\nTransfer set: {transfer.describe()}, appended to the labelled training set with the label -100 "
+            "and trained on the soft term only (alpha 1, no hard term); the evaluation never used them."
+            if transfer is not None
+            else ""
+        )
     )
+    datasets_used = [dataset_name] if dataset_name else []
+    if transfer is not None and transfer.name not in datasets_used:
+        datasets_used.append(transfer.name)
     if record is not None:  # the job's options (hfnet.options.config_dict): what --config FILE reads back
         config = dict(record)
     else:
@@ -136,7 +170,7 @@ def _card(
         f"({_num_params(result.model):,} parameters).",
         base_model=student.hub_id,
         base_model_relation="finetune",
-        datasets=[dataset_name] if dataset_name else [],
+        datasets=datasets_used,
         metrics=metrics,
         eval_dataset=(dataset_name or "evaluation set") if "accuracy" in metrics else None,
         eval_split="test",
@@ -158,6 +192,10 @@ _REPRODUCE_KEYS = (
     "hint_epochs",
     "hint_max_steps",
     "hint_learning_rate",
+    "unlabeled_dataset",
+    "unlabeled_split",
+    "unlabeled_samples",
+    "unlabeled_image_column",
     *TRAINING_CARD_KEYS,
 )
 
@@ -179,6 +217,7 @@ def distill_chain(
     private: bool | None = None,
     command: str | None = None,
     record: dict[str, Any] | None = None,
+    transfer_set: TransferSet | None = None,
 ) -> list[StageResult]:
     """Teacher -> assistant(s) -> student: each stage distills the previous, already trained, model.
 
@@ -194,6 +233,9 @@ def distill_chain(
             result and raises a one-line ``HfnetError``. The Trainer itself never pushes.
         command: the command line that reproduces the run, shown in the cards.
         record: the job's options (:func:`hfnet.options.config_dict`), recorded as each card's ``config``.
+        transfer_set: unlabelled images every stage trains on besides ``train_dataset`` (soft targets only); by
+            default loaded from ``args.unlabeled_dataset`` / ``unlabeled_split`` / ``unlabeled_samples`` when set,
+            leaving out any image of ``train_dataset`` and ``eval_dataset``. Each card records it.
 
     Returns:
         One :class:`StageResult` per trained stage, the student last.
@@ -207,7 +249,28 @@ def distill_chain(
     )
     names, hints = _check_chain(models, args, names, hints)
     save.check()  # refuse before training; the folder is created at the first save
-    card_kwargs = dict(dataset_name=dataset_name, command=command, record=record)
+    if transfer_set is None and args.unlabeled_dataset:
+        transfer_set = load_transfer_set(
+            args.unlabeled_dataset,
+            args.unlabeled_split,
+            samples=args.unlabeled_samples,
+            image_column=args.unlabeled_image_column,
+            seed=args.seed,
+            exclude={"train": train_dataset, "eval": eval_dataset},
+        )
+    if transfer_set is not None:
+        if not args.unlabeled_dataset:  # the trainer logs labeled_fraction, the card's config names the set
+            args = dataclasses.replace(
+                args,
+                unlabeled_dataset=transfer_set.name,
+                unlabeled_split=transfer_set.split,
+                unlabeled_samples=len(transfer_set.images),
+            )
+        if args.alpha == 0:
+            raise HfnetError("alpha 0 turns the soft targets off, the only loss of the transfer set; give alpha > 0")
+        check_transfer_images(transfer_set.images, {n: m.preprocessing for n, m in zip(names, models)})
+        logger.info("transfer set: %s", transfer_set.describe())
+    card_kwargs = dict(dataset_name=dataset_name, command=command, record=record, transfer=transfer_set)
     results: list[StageResult] = []
     for i in range(1, len(models)):
         last = i == len(models) - 1
@@ -224,6 +287,7 @@ def distill_chain(
                 stage_save,
                 train_augment,
                 card_kwargs,
+                transfer_set,
             )
         )
     return results
@@ -269,6 +333,7 @@ def _run_stage(
     save: SaveOptions,
     train_augment: bool,
     card_kwargs: dict[str, Any],
+    transfer_set: TransferSet | None = None,
 ) -> StageResult:
     """Distill ``models[i - 1]`` into ``models[i]``, then the shared tail: evaluate, card, save (and push)."""
     teacher, student = models[i - 1], models[i]
@@ -283,7 +348,13 @@ def _run_stage(
     logger.info("stage %d/%d: %s -> %s", i, len(models) - 1, names[i - 1], names[i])
     try:
         trainer = distill(
-            student, teacher, train_dataset, stage_args, eval_dataset=eval_dataset, train_augment=train_augment
+            student,
+            teacher,
+            train_dataset,
+            stage_args,
+            eval_dataset=eval_dataset,
+            train_augment=train_augment,
+            unlabeled=transfer_set.images if transfer_set is not None else None,
         )
     finally:
         remove_empty_dirs(created)

@@ -4,6 +4,10 @@
   with the labels) and ``E_soft`` (``T^2 * KL(softmax(t / T) || softmax(s / T))``) mixed with weight ``alpha``.
 - Merit-based weighting (Morikawa & Kameyama, CSPA 2023): per-sample ``alpha`` shifted up by ``delta`` where the
   teacher is right and down where it is wrong.
+- Unlabelled transfer set (Hinton et al. 2015, sections 2-3: the soft targets can be computed on a "transfer set"
+  that need not be labelled; Beyer et al. 2022, https://arxiv.org/abs/2106.05237, and SimCLRv2, Chen et al. 2020,
+  https://arxiv.org/abs/2006.10029, distil on unlabelled images): a sample whose label is ``IGNORE_INDEX`` (-100,
+  the ignore index of ``transformers`` and ``F.cross_entropy``) has no hard term and soft weight 1.
 - Hint loss (FitNets, Romero et al. 2014, https://arxiv.org/abs/1412.6550): mean squared error between the regressed
   student feature and the teacher's guided-layer feature.
 """
@@ -14,7 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["hard_loss", "hint_loss", "kd_loss", "kd_loss_terms", "merit_weights", "soft_loss"]
+__all__ = ["IGNORE_INDEX", "hard_loss", "hint_loss", "kd_loss", "kd_loss_terms", "merit_weights", "soft_loss"]
+
+IGNORE_INDEX = -100
+"""The label of an unlabelled (transfer-set) sample: the ignore index of ``transformers`` and ``F.cross_entropy``."""
 
 
 def _check_temperature(temperature: float) -> None:
@@ -23,8 +30,9 @@ def _check_temperature(temperature: float) -> None:
 
 
 def hard_loss(student_logits: Tensor, labels: Tensor) -> Tensor:
-    """Per-sample cross-entropy with the ground-truth labels (``E_hard``), shape ``[B]``."""
-    return F.cross_entropy(student_logits.float(), labels, reduction="none")
+    """Per-sample cross-entropy with the ground-truth labels (``E_hard``), shape ``[B]``; 0 where the label is
+    :data:`IGNORE_INDEX` (an unlabelled sample)."""
+    return F.cross_entropy(student_logits.float(), labels, reduction="none", ignore_index=IGNORE_INDEX)
 
 
 def soft_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
@@ -52,18 +60,26 @@ def kd_loss_terms(
     temperature: float,
     alpha: float | Tensor,
 ) -> dict[str, Tensor]:
-    """The KD loss and its two terms, each averaged over the batch.
+    """The KD loss and its two terms, each averaged over the batch; unlabelled samples get the soft term only.
+
+    A sample whose label is :data:`IGNORE_INDEX` (-100) comes from an unlabelled transfer set (Hinton et al. 2015,
+    section 2: the soft targets need no labels): its hard term is masked out and its soft weight is 1, whatever
+    ``alpha`` says. Labelled samples keep ``(1 - alpha_i) * hard_i + alpha_i * soft_i``. Without unlabelled samples
+    the loss is Hinton's, unchanged.
 
     Args:
         student_logits: ``[B, C]`` student logits (carry gradients).
         teacher_logits: ``[B, C]`` teacher logits (detached by the caller).
-        labels: ``[B]`` class indices.
+        labels: ``[B]`` class indices, :data:`IGNORE_INDEX` for an unlabelled sample.
         temperature: softmax temperature ``T > 0``.
         alpha: weight of the soft term in ``[0, 1]``, a float or a per-sample ``[B]`` tensor (merit weighting).
 
     Returns:
-        ``{"loss", "hard", "soft"}``: ``loss = mean((1 - alpha) * hard + alpha * soft)``; ``hard`` and ``soft``
-        are the unweighted batch means, for logging.
+        ``{"loss", "hard", "soft", "alpha", "labeled"}``: ``loss = mean(w_hard * hard + w_soft * soft)`` over the
+        batch with ``(w_hard, w_soft) = (1 - alpha_i, alpha_i)`` for a labelled sample and ``(0, 1)`` for an
+        unlabelled one; for logging, ``hard`` is the unweighted mean over the labelled samples (0 when there are
+        none), ``soft`` the unweighted mean over all, ``alpha`` the mean soft weight actually used and ``labeled``
+        the fraction of labelled samples.
     """
     hard = hard_loss(student_logits, labels)
     soft = soft_loss(student_logits, teacher_logits.detach(), temperature)
@@ -75,8 +91,20 @@ def kd_loss_terms(
         alpha = alpha.to(hard)
     elif not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    loss = ((1 - alpha) * hard + alpha * soft).mean()
-    return {"loss": loss, "hard": hard.mean().detach(), "soft": soft.mean().detach()}
+    labeled = labels != IGNORE_INDEX
+    # (1 - alpha) is formed as before, so a batch without unlabelled samples gives Hinton's loss bit for bit
+    w_hard = torch.where(labeled, 1 - alpha, 0.0)
+    w_soft = torch.where(labeled, alpha, 1.0)
+    loss = (w_hard * hard + w_soft * soft).mean()
+    n_labeled = labeled.sum()
+    hard_mean = (hard * labeled).sum() / n_labeled.clamp(min=1)
+    return {
+        "loss": loss,
+        "hard": hard_mean.detach(),
+        "soft": soft.mean().detach(),
+        "alpha": w_soft.mean().detach(),
+        "labeled": (n_labeled / labeled.numel()).detach(),
+    }
 
 
 def kd_loss(
@@ -99,7 +127,8 @@ def merit_weights(teacher_logits: Tensor, labels: Tensor, alpha: float, delta: f
 
     Where the teacher predicts the label, the soft term ``E_soft`` gets ``alpha + delta``; where it is wrong, the
     hard term gets more weight: ``alpha - delta``. Clipped to ``[0, 1]``. The seed found small shifts better than
-    fixed weights.
+    fixed weights. An unlabelled sample (label :data:`IGNORE_INDEX`) gets 1: whether the teacher is right there is
+    unknown, and the soft term is all it has.
 
     Returns:
         ``[B]`` float tensor of ``alpha_i`` to pass as ``alpha`` to :func:`kd_loss`.
@@ -110,7 +139,7 @@ def merit_weights(teacher_logits: Tensor, labels: Tensor, alpha: float, delta: f
         raise ValueError(f"merit delta must be >= 0, got {delta}")
     correct = teacher_logits.argmax(dim=-1) == labels
     shift = torch.where(correct, delta, -delta).to(torch.float32)
-    return (alpha + shift).clamp(0.0, 1.0)
+    return torch.where(labels == IGNORE_INDEX, 1.0, (alpha + shift).clamp(0.0, 1.0))
 
 
 def hint_loss(regressed_student_features: Tensor, teacher_features: Tensor) -> Tensor:

@@ -26,7 +26,7 @@ def parse_hint(spec: str) -> tuple[str, str]:
 
 @dataclass
 class DistillationOptions:
-    """Distillation: the KD loss, merit weights and hint stage.
+    """Distillation: the KD loss, merit weights, hint stage and the unlabelled transfer set.
 
     Defaults follow the papers: Hinton et al. 2015 (``temperature``, ``alpha``), the seed's merit-based weighting
     (a small ``merit_delta``) and FitNets (Romero et al. 2014) for the hint stage.
@@ -82,6 +82,26 @@ class DistillationOptions:
             "training set is randomly augmented (the same index gives different pixels)."
         },
     )
+    unlabeled_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Unlabelled transfer set: images (digits | fashion_mnist | mnist | a Hub dataset id | an image "
+            "folder, with or without class sub-folders) appended to the training set without their labels; they are "
+            "trained on the teacher's soft targets only (Hinton et al. 2015, sec. 2). Images equal to a training or "
+            "evaluation image are left out; evaluation never uses the set.",
+            "metavar": "NAME_OR_PATH",
+        },
+    )
+    unlabeled_split: str = field(
+        default="train", metadata={"help": "Split of --unlabeled-dataset to take the images from."}
+    )
+    unlabeled_samples: int | None = field(
+        default=None,
+        metadata={"help": "Use at most this many unlabelled images (drawn with --seed); default: all.", "min": 1},
+    )
+    unlabeled_image_column: str | None = field(
+        default=None, metadata={"help": "Image column of --unlabeled-dataset (detected when omitted)."}
+    )
 
     def __post_init__(self) -> None:
         self.validate_distillation()
@@ -97,6 +117,16 @@ class DistillationOptions:
             )
         if self.hint_epochs <= 0 and self.hint_max_steps <= 0:
             raise HfnetError("the hint stage needs hint_epochs > 0 or hint_max_steps > 0")
+        if self.unlabeled_dataset is not None:
+            if not str(self.unlabeled_dataset).strip():
+                raise HfnetError("unlabeled_dataset is empty; name a dataset or an image folder, or leave it out")
+            if self.alpha == 0:
+                raise HfnetError(
+                    f"alpha 0 turns the soft targets off, and the unlabelled images of {self.unlabeled_dataset} "
+                    "learn from nothing else; give alpha > 0 (e.g. 0.5) or drop unlabeled_dataset"
+                )
+        if self.unlabeled_samples is not None and self.unlabeled_samples < 1:
+            raise HfnetError(f"unlabeled_samples must be >= 1, got {self.unlabeled_samples}")
 
     def distillation_kwargs(self) -> dict:
         """These settings as keyword arguments (for :class:`DistillationConfig`)."""

@@ -124,7 +124,10 @@ class DistillationTrainer(Trainer):
       converted to the teacher's resolution and normalisation on the fly (:func:`convert_pixels`).
     - ``args.cache_teacher_logits`` runs the teacher once over the training set (refused for random augmentation).
     - ``args.merit_delta > 0``: per-sample soft-loss weights from :func:`~hfnet.distillation.losses.merit_weights`.
-    - Logged terms: ``loss_hard``, ``loss_soft``, ``alpha_mean``. The hint stage is
+    - Unlabelled (transfer-set) samples carry the label ``-100``: soft term only
+      (:func:`~hfnet.distillation.losses.kd_loss_terms`); evaluation never sees them.
+    - Logged terms: ``loss_hard`` (labelled samples), ``loss_soft``, ``alpha_mean`` (the soft weight used, unlabelled
+      samples at 1) and, with a transfer set, ``labeled_fraction``. The hint stage is
       :class:`hfnet.distillation.hint.HintTrainer`.
     """
 
@@ -233,7 +236,9 @@ class DistillationTrainer(Trainer):
         # kept as tensors: no device sync per step, averaged when the Trainer logs
         metrics["loss_hard"].append(terms["hard"])
         metrics["loss_soft"].append(terms["soft"])
-        metrics["alpha_mean"].append(alpha.mean() if isinstance(alpha, Tensor) else torch.tensor(float(alpha)))
+        metrics["alpha_mean"].append(terms["alpha"])
+        if self.args.unlabeled_dataset:
+            metrics["labeled_fraction"].append(terms["labeled"])
         return (terms["loss"], outputs) if return_outputs else terms["loss"]
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
