@@ -42,23 +42,30 @@ def _subsample(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarr
 
 
 # ---------------------------------------------------------------------- Hub / imagefolder datasets
-def _pick_columns(ds, image_column: str | None, label_column: str | None, where: str) -> tuple[str, str]:
-
-    features = ds.features
+def _image_column(features, image_column: str | None, where: str, how: str) -> str:
+    """``image_column``, or the first image column of ``features``; refuses a missing or non-image column, saying
+    ``how`` to name it."""
     if image_column is None:
         images = [k for k, v in features.items() if isinstance(v, datasets.Image)]
         if not images:
-            raise HfnetError(
-                f"{where} has no image column (columns: {', '.join(features)}); name it with image_column=/--image-column"
-            )
+            raise HfnetError(f"{where} has no image column (columns: {', '.join(features)}); name it with {how}")
         image_column = images[0]
     if image_column not in features:
-        raise HfnetError(f"{where} has no column '{image_column}' (columns: {', '.join(features)})")
+        raise HfnetError(
+            f"{where} has no column '{image_column}' (columns: {', '.join(features)}); name it with {how}"
+        )
     if not isinstance(features[image_column], datasets.Image):
         raise HfnetError(
             f"column '{image_column}' of {where} holds {type(features[image_column]).__name__}, not images; "
-            "pass the image column with image_column=/--image-column"
+            f"name the image column with {how}"
         )
+    return image_column
+
+
+def _pick_columns(ds, image_column: str | None, label_column: str | None, where: str) -> tuple[str, str]:
+
+    features = ds.features
+    image_column = _image_column(features, image_column, where, "image_column=/--image-column")
     if label_column is None:
         labels = [k for k, v in features.items() if isinstance(v, datasets.ClassLabel)]
         labels += [k for k in ("label", "labels", "fine_label", "coarse_label") if k in features and k not in labels]
@@ -174,20 +181,7 @@ def load_image_split(name_or_path: str, split: str = "train", *, image_column: s
     if split not in dd:
         raise HfnetError(f"{where} has no split '{split}' (splits: {', '.join(dd)}); pick one of them")
     ds = dd[split]
-    features = ds.features
-    if image_column is None:
-        images = [k for k, v in features.items() if isinstance(v, datasets.Image)]
-        if not images:
-            raise HfnetError(
-                f"{where} has no image column (columns: {', '.join(features)}); name it with the image column option"
-            )
-        image_column = images[0]
-    if image_column not in features:
-        raise HfnetError(f"{where} has no column '{image_column}' (columns: {', '.join(features)})")
-    if not isinstance(features[image_column], datasets.Image):
-        raise HfnetError(
-            f"column '{image_column}' of {where} holds {type(features[image_column]).__name__}, not images"
-        )
+    image_column = _image_column(ds.features, image_column, where, "the image column option")
     ds = ds.select_columns([image_column])
     if image_column != "image":
         ds = ds.rename_column(image_column, "image")

@@ -79,14 +79,7 @@ def distill(
     teacher.eval().requires_grad_(False)
     set_seed(args.seed)
     if unlabeled is None and args.unlabeled_dataset:
-        transfer = load_transfer_set(
-            args.unlabeled_dataset,
-            args.unlabeled_split,
-            samples=args.unlabeled_samples,
-            image_column=args.unlabeled_image_column,
-            seed=args.seed,
-            exclude={"train": train_dataset, "eval": eval_dataset},
-        )
+        transfer = _transfer_from_args(args, train_dataset, eval_dataset)
         check_transfer_images(transfer.images, {"student": student.preprocessing, "teacher": teacher.preprocessing})
         unlabeled = transfer.images
     if unlabeled is not None:
@@ -250,14 +243,7 @@ def distill_chain(
     names, hints = _check_chain(models, args, names, hints)
     save.check()  # refuse before training; the folder is created at the first save
     if transfer_set is None and args.unlabeled_dataset:
-        transfer_set = load_transfer_set(
-            args.unlabeled_dataset,
-            args.unlabeled_split,
-            samples=args.unlabeled_samples,
-            image_column=args.unlabeled_image_column,
-            seed=args.seed,
-            exclude={"train": train_dataset, "eval": eval_dataset},
-        )
+        transfer_set = _transfer_from_args(args, train_dataset, eval_dataset)
     if transfer_set is not None:
         if not args.unlabeled_dataset:  # the trainer logs labeled_fraction, the card's config names the set
             args = dataclasses.replace(
@@ -384,3 +370,15 @@ def _stage_metrics(measured, student) -> dict[str, float]:
     metrics = {k: measured[k] for k in ("accuracy", "loss") if k in measured}
     metrics["parameters"] = float(_num_params(student))
     return metrics
+
+
+def _transfer_from_args(args, train_dataset, eval_dataset):
+    """The unlabelled transfer set ``args.unlabeled_*`` name, without any image of the training or evaluation set."""
+    return load_transfer_set(
+        args.unlabeled_dataset,
+        args.unlabeled_split,
+        samples=args.unlabeled_samples,
+        image_column=args.unlabeled_image_column,
+        seed=args.seed,
+        exclude={"train": train_dataset, "eval": eval_dataset},
+    )
