@@ -114,7 +114,7 @@ def _card(
         "alpha (soft weight)": args.alpha,
         "merit delta": args.merit_delta,
         "hint": args.hint or "none",
-        "transfer set (unlabelled)": transfer.describe() if transfer is not None else "none",
+        **({"transfer set (unlabelled)": transfer.describe()} if transfer is not None else {}),
         "epochs": args.num_train_epochs,
         "max steps": args.max_steps,
         "learning rate": args.learning_rate,
@@ -123,32 +123,7 @@ def _card(
     }
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     chain_models = chain_models or []
-    # who taught whom, by where each model came from (Hub ids linked, local folders by name)
-    parents: list[tuple[str, str]] = []
-    for role, clf in zip(chain[:-1], chain_models[:-1]):
-        label = "teacher" if role == chain[0] else f"assistant ({role})"
-        parents.append((label, clf.source or role))
-    student = chain_models[-1] if chain_models else result.model
-    if student.source:
-        parents.append(("student initialised from", student.source))
-    teacher_shown = (
-        display_name(chain_models[-2].source)
-        if len(chain_models) > 1 and chain_models[-2].source
-        else (f"`{result.teacher_name}`")
-    )
-    details = (
-        f"Distillation chain: {' -> '.join(chain)}.\n\n"
-        "Loss: `(1 - alpha) * CE(student, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))` (Hinton et al.)"
-        + (", per-sample alpha +/- merit delta (merit-based distillation)" if args.merit_delta else "")
-        + (", after a FitNets hint stage" if args.hint else "")
-        + "."
-        + (
-            f"\n\nTransfer set: {transfer.describe()}, appended to the labelled training set with the label -100 "
-            "and trained on the soft term only (alpha 1, no hard term); the evaluation never used them."
-            if transfer is not None
-            else ""
-        )
-    )
+    parents, student, teacher_shown = _lineage(result, chain, chain_models)
     datasets_used = [dataset_name] if dataset_name else []
     if transfer is not None and transfer.name not in datasets_used:
         datasets_used.append(transfer.name)
@@ -173,7 +148,42 @@ def _card(
         tags=["distillation", "knowledge-distillation"],
         settings=settings,
         settings_title="Distillation",
-        details=details,
+        details=_details(chain, args, transfer),
+    )
+
+
+def _lineage(result: StageResult, chain: list[str], chain_models: list[HubClassifier]):
+    """Who taught whom, by where each model came from (Hub ids linked, local folders by name): the card's parents,
+    the student model and how the teacher is named in the summary."""
+    parents: list[tuple[str, str]] = []
+    for role, clf in zip(chain[:-1], chain_models[:-1]):
+        label = "teacher" if role == chain[0] else f"assistant ({role})"
+        parents.append((label, clf.source or role))
+    student = chain_models[-1] if chain_models else result.model
+    if student.source:
+        parents.append(("student initialised from", student.source))
+    teacher_shown = (
+        display_name(chain_models[-2].source)
+        if len(chain_models) > 1 and chain_models[-2].source
+        else (f"`{result.teacher_name}`")
+    )
+    return parents, student, teacher_shown
+
+
+def _details(chain: list[str], args: DistillationConfig, transfer: TransferSet | None) -> str:
+    """The card's account of the chain, the loss and the transfer set."""
+    return (
+        f"Distillation chain: {' -> '.join(chain)}.\n\n"
+        "Loss: `(1 - alpha) * CE(student, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))` (Hinton et al.)"
+        + (", per-sample alpha +/- merit delta (merit-based distillation)" if args.merit_delta else "")
+        + (", after a FitNets hint stage" if args.hint else "")
+        + "."
+        + (
+            f"\n\nTransfer set: {transfer.describe()}, appended to the labelled training set with the label -100 "
+            "and trained on the soft term only (alpha 1, no hard term); the evaluation never used them."
+            if transfer is not None
+            else ""
+        )
     )
 
 
@@ -242,41 +252,37 @@ def distill_chain(
     )
     names, hints = _check_chain(models, args, names, hints)
     save.check()  # refuse before training; the folder is created at the first save
-    if transfer_set is None and args.unlabeled_dataset:
-        transfer_set = _transfer_from_args(args, train_dataset, eval_dataset)
-    if transfer_set is not None:
-        if not args.unlabeled_dataset:  # the trainer logs labeled_fraction, the card's config names the set
-            args = dataclasses.replace(
-                args,
-                unlabeled_dataset=transfer_set.name,
-                unlabeled_split=transfer_set.split,
-                unlabeled_samples=len(transfer_set.images),
-            )
-        if args.alpha == 0:
-            raise HfnetError("alpha 0 turns the soft targets off, the only loss of the transfer set; give alpha > 0")
-        check_transfer_images(transfer_set.images, {n: m.preprocessing for n, m in zip(names, models)})
-        logger.info("transfer set: %s", transfer_set.describe())
+    args, transfer_set = _chain_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset)
     card_kwargs = dict(dataset_name=dataset_name, command=command, record=record, transfer=transfer_set)
     results: list[StageResult] = []
     for i in range(1, len(models)):
         last = i == len(models) - 1
         stage_save = dataclasses.replace(save, push_to_hub=save.push_to_hub and last)  # only the student is pushed
-        results.append(
-            _run_stage(
-                i,
-                models,
-                names,
-                hints[i - 1],
-                train_dataset,
-                eval_dataset,
-                args,
-                stage_save,
-                train_augment,
-                card_kwargs,
-                transfer_set,
-            )
-        )
+        stage = (i, models, names, hints[i - 1], train_dataset, eval_dataset, args, stage_save, train_augment)
+        results.append(_run_stage(*stage, card_kwargs, transfer_set))
     return results
+
+
+def _chain_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset):
+    """The chain's transfer set (given, or loaded from ``args.unlabeled_*``), checked against every model's
+    preprocessing; ``args`` then names it (the trainer logs the labelled fraction, the cards' config names the set).
+    Refuses alpha 0: the soft targets are the transfer set's only loss."""
+    if transfer_set is None and args.unlabeled_dataset:
+        transfer_set = _transfer_from_args(args, train_dataset, eval_dataset)
+    if transfer_set is None:
+        return args, None
+    if not args.unlabeled_dataset:
+        args = dataclasses.replace(
+            args,
+            unlabeled_dataset=transfer_set.name,
+            unlabeled_split=transfer_set.split,
+            unlabeled_samples=len(transfer_set.images),
+        )
+    if args.alpha == 0:
+        raise HfnetError("alpha 0 turns the soft targets off, the only loss of the transfer set; give alpha > 0")
+    check_transfer_images(transfer_set.images, {n: m.preprocessing for n, m in zip(names, models)})
+    logger.info("transfer set: %s", transfer_set.describe())
+    return args, transfer_set
 
 
 def _check_chain(models, args, names, hints) -> tuple[list[str], list[str | None]]:
