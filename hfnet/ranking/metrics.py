@@ -22,6 +22,7 @@ from hfnet.ranking.nce import nce
 from hfnet.ranking.ncti import ncti_terms
 from hfnet.ranking.nleep import nleep
 from hfnet.ranking.parc import parc
+from hfnet.ranking.recommended import RULE_BY_METRIC
 from hfnet.ranking.semantic import semantic_logme
 from hfnet.ranking.sfda import sfda
 from hfnet.ranking.softmax_max import softmax_max, softmax_max_mean
@@ -196,7 +197,7 @@ DEFAULT_METRICS = [name for name, m in METRICS.items() if m.default]
 
 
 # what the set-relative scores are computed from (added to the metrics computed when they are asked for)
-NEEDS = {"recommended": ("logme", "leep", "ncti"), "recommended_v2": ("logme", "leep", "ncti")}
+NEEDS = {r.metric: tuple(c for c in r.components if c != "source_accuracy") for r in RULE_BY_METRIC.values()}
 
 
 def get_metrics(names: list[str] | None) -> list[Metric]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from hfnet.errors import HfnetError
 from hfnet.ranking.metrics import METRICS, Metric, ScoreInputs, get_metrics
+from hfnet.ranking.recommended import RULE_BY_METRIC
 from hfnet.ranking.reported import reported_info
 from hfnet.ranking.softmax_max import softmax
 from hfnet.ranking.word_vectors import Combine, class_distances, class_vectors, load_word_vectors
@@ -134,8 +135,8 @@ class Ranking:
         return path
 
 
-# the recommended scores' rules (hfnet/ranking/recommended.py): ties go to the better LogME
-TIE_BREAK = {"recommended": "logme", "recommended_v2": "logme"}
+# the recommended scores' tie rules (hfnet/ranking/recommended.py): ties go to the better value of this score
+TIE_BREAK = {metric: rule.tie_break for metric, rule in RULE_BY_METRIC.items()}
 # what a candidate says about itself (its card and config, or the Hub search), shown in their own columns
 REPORTED = ("source_accuracy", "source_dataset", "downloads")
 SET_RELATIVE_NOTE = (
@@ -152,7 +153,7 @@ def finalise(ranking: Ranking) -> Ranking:
     """
     from hfnet.ranking.etran import reference_etran
     from hfnet.ranking.ncti import ncti
-    from hfnet.ranking.recommended import RULE_BY_METRIC, recommended_scores
+    from hfnet.ranking.recommended import recommended_scores
 
     ranked = ranking.ranked
     relative = [m for m in ranking.metrics if m in METRICS and METRICS[m].set_relative]
