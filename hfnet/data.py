@@ -158,6 +158,25 @@ def _load_external(name: str, image_column: str | None, label_column: str | None
     return _normalise_dict(dd, image_column, label_column, where, seed)
 
 
+def _builtin_key(name: str) -> str | None:
+    """The built-in dataset ``name`` spells (``fashion-mnist`` -> ``fashion_mnist``), None for a Hub id or a folder."""
+    key = name.replace("-", "_").lower()
+    return key if key in BUILTIN_DATASETS and not Path(name).is_dir() else None
+
+
+def _local_builtin(key: str):
+    """The built-in dataset from this machine's files, or None (with a warning: the caller loads the Hub copy)."""
+    dd = builtin_datasets.load_builtin(key)
+    if dd is None:
+        logger.warning(
+            "no local %s files; loading the Hub copy %s (for the offline files: %s)",
+            key,
+            builtin_datasets.hub_id(key),
+            builtin_datasets.install_hint(key),
+        )
+    return dd
+
+
 def load_image_split(name_or_path: str, split: str = "train", *, image_column: str | None = None):
     """The images of one split, labels dropped: a ``Dataset`` with the single column ``image`` (``datasets.Image``).
 
@@ -169,15 +188,12 @@ def load_image_split(name_or_path: str, split: str = "train", *, image_column: s
     """
 
     name = str(name_or_path)
-    key = name.replace("-", "_").lower()
-    if key in BUILTIN_DATASETS and not Path(name).is_dir():
-        dd = builtin_datasets.load_builtin(key)
+    key = _builtin_key(name)
+    dd = _local_builtin(key) if key else None
+    if dd is not None:
         where = f"built-in dataset '{key}'"
-        if dd is None:
-            logger.warning("no local %s files; loading the Hub copy %s", key, builtin_datasets.hub_id(key))
-            dd, where = _load_raw(builtin_datasets.hub_id(key))
     else:
-        dd, where = _load_raw(name, labelled=False)
+        dd, where = _load_raw(builtin_datasets.hub_id(key)) if key else _load_raw(name, labelled=False)
     if split not in dd:
         raise HfnetError(f"{where} has no split '{split}' (splits: {', '.join(dd)}); pick one of them")
     ds = dd[split]
@@ -213,19 +229,10 @@ def load_image_dataset(
     """
 
     name = str(name_or_path)
-    key = name.replace("-", "_").lower()
-    if key in BUILTIN_DATASETS and not Path(name).is_dir():
-        dd = builtin_datasets.load_builtin(key)
-        if dd is None:
-            logger.warning(
-                "no local %s files; loading the Hub copy %s (for the offline files: %s)",
-                key,
-                builtin_datasets.hub_id(key),
-                builtin_datasets.install_hint(key),
-            )
-            dd = _load_external(builtin_datasets.hub_id(key), image_column, label_column, seed)
-    else:
-        dd = _load_external(name, image_column, label_column, seed)
+    key = _builtin_key(name)
+    dd = _local_builtin(key) if key else None
+    if dd is None:
+        dd = _load_external(builtin_datasets.hub_id(key) if key else name, image_column, label_column, seed)
     dd = _subsample_dict(dd, samples_per_class, test_samples_per_class, seed)
     for split, ds in dd.items():
         if len(ds) == 0:
