@@ -79,8 +79,9 @@ def distill(
     teacher.eval().requires_grad_(False)
     set_seed(args.seed)
     if unlabeled is None and args.unlabeled_dataset:
-        transfer = _transfer_from_args(args, train_dataset, eval_dataset)
-        check_transfer_images(transfer.images, {"student": student.preprocessing, "teacher": teacher.preprocessing})
+        _, transfer = _resolve_transfer_set(
+            args, None, [teacher, student], ["teacher", "student"], train_dataset, eval_dataset
+        )
         unlabeled = transfer.images
     if unlabeled is not None:
         train_dataset = with_transfer_set(train_dataset, unlabeled)
@@ -252,7 +253,7 @@ def distill_chain(
     )
     names, hints = _check_chain(models, args, names, hints)
     save.check()  # refuse before training; the folder is created at the first save
-    args, transfer_set = _chain_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset)
+    args, transfer_set = _resolve_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset)
     card_kwargs = dict(dataset_name=dataset_name, command=command, record=record, transfer=transfer_set)
     results: list[StageResult] = []
     for i in range(1, len(models)):
@@ -263,10 +264,10 @@ def distill_chain(
     return results
 
 
-def _chain_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset):
-    """The chain's transfer set (given, or loaded from ``args.unlabeled_*``), checked against every model's
-    preprocessing; ``args`` then names it (the trainer logs the labelled fraction, the cards' config names the set).
-    Refuses alpha 0: the soft targets are the transfer set's only loss."""
+def _resolve_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset):
+    """The transfer set (given, or loaded from ``args.unlabeled_*``), checked against every model's preprocessing;
+    ``args`` then names it (the trainer logs the labelled fraction, the cards' config names the set). Naming it
+    re-validates ``args``, which refuses alpha 0: the soft targets are the transfer set's only loss."""
     if transfer_set is None and args.unlabeled_dataset:
         transfer_set = _transfer_from_args(args, train_dataset, eval_dataset)
     if transfer_set is None:
@@ -278,8 +279,6 @@ def _chain_transfer_set(args, transfer_set, models, names, train_dataset, eval_d
             unlabeled_split=transfer_set.split,
             unlabeled_samples=len(transfer_set.images),
         )
-    if args.alpha == 0:
-        raise HfnetError("alpha 0 turns the soft targets off, the only loss of the transfer set; give alpha > 0")
     check_transfer_images(transfer_set.images, {n: m.preprocessing for n, m in zip(names, models)})
     logger.info("transfer set: %s", transfer_set.describe())
     return args, transfer_set
