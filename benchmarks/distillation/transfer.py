@@ -45,24 +45,10 @@ def _teacher(names, train, test, out: Path, per_class: int):
     """The demo zoo's fashion_resnet, trained as ``hfnet.demo.prepare_zoo`` trains it (``per_class`` 100: on the
     students' 1000 labelled images), or the same on ``per_class`` labelled images per class
     (:func:`hfnet.demo.distillation.strong_teacher_data`: a teacher trained on more labels than the student has)."""
-    from hfnet.demo.distillation import strong_teacher_data
-    from hfnet.training import train_classifier
-    from hfnet.zoo import tiny_resnet
+    from hfnet.demo.distillation import fashion_resnet_teacher, strong_teacher_data
 
-    teacher = tiny_resnet(names, image_size=28, seed=1)
-    train_classifier(
-        teacher,
-        train if per_class == 100 else strong_teacher_data(per_class),
-        output_dir=str(out / "teacher"),
-        epochs=4,
-        batch_size=64,
-        learning_rate=2e-3,
-        seed=0,
-        weight_decay=0.01,
-        logging_steps=50,
-        disable_tqdm=True,
-    )
-    return teacher
+    labelled = train if per_class == 100 else strong_teacher_data(per_class)
+    return fashion_resnet_teacher(names, labelled, out / "teacher", seed=0)
 
 
 def _pseudo_labelled(teacher, images, features):

@@ -41,25 +41,33 @@ class DemoContext:
     overwrite: bool = False
 
 
+def train_zoo_recipe(clf, train, output_dir: str | Path, *, epochs: float, seed: int, learning_rate: float = 2e-3):
+    """Train ``clf`` in place as every demo zoo model is trained: AdamW, batch 64, weight decay 0.01."""
+    from hfnet.training import train_classifier
+
+    train_classifier(
+        clf,
+        train,
+        output_dir=str(output_dir),
+        epochs=epochs,
+        batch_size=64,
+        learning_rate=learning_rate,
+        seed=seed,
+        weight_decay=0.01,
+        logging_steps=50,
+        disable_tqdm=True,
+    )
+
+
 def _train_zoo_model(
     name: str, clf, data, ctx: DemoContext, epochs: float, lr: float, dataset_name: str
 ) -> dict[str, Any]:
     from hfnet.cards import ModelCardInfo
     from hfnet.evaluation import evaluate_classifier
-    from hfnet.training import train_classifier
 
     t0 = time.perf_counter()
-    train_classifier(
-        clf,
-        data["train"],
-        output_dir=str(ctx.output_dir / "runs" / name),
-        epochs=epochs,
-        batch_size=64,
-        learning_rate=lr,
-        seed=ctx.seed,
-        weight_decay=0.01,
-        logging_steps=50,
-        disable_tqdm=True,
+    train_zoo_recipe(
+        clf, data["train"], ctx.output_dir / "runs" / name, epochs=epochs, seed=ctx.seed, learning_rate=lr
     )
     metrics = evaluate_classifier(clf, data["test"], progress=False)
     info = ModelCardInfo(
@@ -83,6 +91,7 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
     from tqdm.auto import tqdm
 
     from hfnet.data import class_names
+    from hfnet.demo.distillation import FASHION_RESNET_EPOCHS
     from hfnet.zoo import tiny_resnet, tiny_vit
 
     _load_demo_datasets(ctx)
@@ -92,7 +101,12 @@ def prepare_zoo(ctx: DemoContext) -> list[dict[str, Any]]:
         ("digits_vit", tiny_vit(class_names(digits), image_size=16, patch_size=4, seed=ctx.seed), digits, 10),
         ("fashion_vit", tiny_vit(class_names(fashion), image_size=28, patch_size=7, seed=ctx.seed), fashion, 8),
         ("digits_resnet", tiny_resnet(class_names(digits), image_size=16, seed=ctx.seed), digits, 4),
-        ("fashion_resnet", tiny_resnet(class_names(fashion), image_size=28, seed=ctx.seed + 1), fashion, 4),
+        (
+            "fashion_resnet",
+            tiny_resnet(class_names(fashion), image_size=28, seed=ctx.seed + 1),
+            fashion,
+            FASHION_RESNET_EPOCHS,
+        ),
     ]
     for name, clf, data, epochs in tqdm(specs, desc="demo zoo", unit="model"):
         dataset_name = "fashion_mnist" if name.startswith("fashion") else "digits"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_step", "distill_student", "scratch_student", "strong_teacher_data"]
+__all__ = ["demo_step", "distill_student", "fashion_resnet_teacher", "scratch_student", "strong_teacher_data"]
 
 STUDENT = dict(embedding_size=16, hidden_sizes=(16, 32), depths=(1, 1))
 KD = dict(temperature=4.0, alpha=0.3)  # best of 6 settings tried on the demo at 1000 labelled images
@@ -28,6 +28,7 @@ TEACHER_PER_CLASS = 600  # the teacher's labelled images per class (the student 
 EPOCHS = 16  # over the 1000 + 2000 images (752 steps); the scratch student: 48 over its 1000 (768 steps)
 TEST_PER_CLASS = 200
 BATCH, LR = 64, 2e-3
+FASHION_RESNET_EPOCHS = 4  # the zoo's fashion_resnet (hfnet.demo.prepare_zoo)
 
 
 def strong_teacher_data(per_class: int, seed: int = 5):
@@ -40,9 +41,17 @@ def strong_teacher_data(per_class: int, seed: int = 5):
     ]
 
 
-def _steps(n: int, epochs: float) -> int:
-    import math
+def fashion_resnet_teacher(names: list[str], labelled: Any, out: Path, *, seed: int):
+    """The zoo's fashion_resnet (its architecture, init ``seed + 1``, recipe and epochs) trained on ``labelled``."""
+    from hfnet.demo import train_zoo_recipe
+    from hfnet.zoo import tiny_resnet
 
+    teacher = tiny_resnet(names, image_size=28, seed=seed + 1)
+    train_zoo_recipe(teacher, labelled, out, epochs=FASHION_RESNET_EPOCHS, seed=seed)
+    return teacher
+
+
+def _steps(n: int, epochs: float) -> int:
     return math.ceil(n / BATCH) * math.ceil(epochs)
 
 
@@ -153,8 +162,7 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
         exclude={"train": train, "eval": test},
     )
     m = len(transfer.images)
-    scratch_epochs = epochs * math.ceil((n + m) / BATCH) / math.ceil(n / BATCH)  # the distilled student's steps
-    scratch_epochs = float(round(scratch_epochs))
+    scratch_epochs = float(round(_steps(n + m, epochs) / _steps(n, 1)))  # the distilled student's steps
 
     t0 = time.perf_counter()
     scratch = scratch_student(
@@ -196,8 +204,6 @@ def _teacher(ctx: Any, data_key: str, names: list[str], out: Path, quick: bool) 
     per class (saved under ``out/teacher`` with its card); on the digits fallback the zoo's digits_resnet."""
     from hfnet.cards import ModelCardInfo
     from hfnet.classifier import load_classifier
-    from hfnet.training import train_classifier
-    from hfnet.zoo import tiny_resnet
 
     if data_key != "fashion_mnist":
         teacher = load_classifier(ctx.zoo["digits_resnet"])
@@ -206,12 +212,8 @@ def _teacher(ctx: Any, data_key: str, names: list[str], out: Path, quick: bool) 
         return "digits_resnet", teacher, "the zoo's, trained on the same labelled images"
     per_class = 30 if quick else TEACHER_PER_CLASS
     labelled = strong_teacher_data(per_class)
-    teacher = tiny_resnet(names, image_size=28, seed=ctx.seed + 1)  # the zoo's fashion_resnet architecture
-    epochs = 4  # the zoo's recipe
-    train_classifier(
-        teacher, labelled, output_dir=str(out / "runs" / "teacher"), epochs=epochs, batch_size=64,
-        learning_rate=2e-3, seed=ctx.seed, weight_decay=0.01, disable_tqdm=True,
-    )  # fmt: skip
+    teacher = fashion_resnet_teacher(names, labelled, out / "runs" / "teacher", seed=ctx.seed)
+    epochs = FASHION_RESNET_EPOCHS
     name = f"fashion_resnet_{len(labelled)}"
     info = ModelCardInfo(
         title=f"hfnet demo: {name}",
