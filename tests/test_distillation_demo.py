@@ -30,3 +30,30 @@ def test_demo_step_scratch_vs_kd(tiny_resnet_dir, digits_small, tmp_path):
     assert saved.num_classes == 10
     card = (tmp_path / "distillation" / "student" / "README.md").read_text()
     assert "distilled from digits_resnet" in card and "unlabelled images of digits (train split" in card
+
+
+def test_fashion_step_reruns_into_its_folder_and_keeps_the_users_files(tmp_path):
+    """The Fashion-MNIST step writes two results (teacher, student) into one folder: both are recorded as hfnet's,
+    so a rerun replaces them, and with overwrite a file of the user's there stays."""
+    from hfnet.builtin_datasets import find_builtin_files
+    from hfnet.data import load_image_dataset
+
+    if find_builtin_files("fashion_mnist") is None:
+        pytest.skip("Fashion-MNIST files not installed (.ci/run installs them)")
+    fashion = load_image_dataset("fashion_mnist", samples_per_class=10, test_samples_per_class=5, seed=0)
+    ctx = DemoContext(
+        output_dir=tmp_path, zoo={"fashion_resnet": tmp_path}, datasets={"fashion_mnist": fashion}, quick=True
+    )
+    first = demo_step(ctx)
+    assert first[0]["model"].startswith("fashion_resnet_300 (teacher")
+    assert load_classifier(tmp_path / "distillation" / "teacher").num_classes == 10
+    from hfnet._io import hfnet_written
+
+    assert {"teacher", "student"} <= hfnet_written(tmp_path / "distillation")  # both recorded as hfnet's results
+    (tmp_path / "distillation" / "mine.txt").write_text("mine")
+    (tmp_path / "distillation" / "teacher" / "mine.txt").write_text("mine too")
+    ctx.overwrite = True
+    second = demo_step(ctx)
+    assert (tmp_path / "distillation" / "mine.txt").read_text() == "mine"
+    assert (tmp_path / "distillation" / "teacher" / "mine.txt").read_text() == "mine too"
+    assert [r["accuracy"] for r in second] == [r["accuracy"] for r in first]  # the same seeded run again

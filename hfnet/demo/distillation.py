@@ -87,6 +87,7 @@ def distill_student(
     max_steps: int = -1,
     transfer: Any = None,
     save_dir: Path | None = None,
+    overwrite: bool = False,
     dataset_name: str | None = None,
     teacher_name: str = "teacher",
 ):
@@ -123,6 +124,7 @@ def distill_student(
             eval_dataset=test,
             output_dir=save_dir,
             dataset_name=dataset_name,
+            overwrite=overwrite,
             transfer_set=transfer,
         )
     return result
@@ -181,6 +183,7 @@ def demo_step(ctx: Any) -> list[dict[str, Any]]:
     result = distill_student(
         teacher, names, _size(teacher), train, test, seed=ctx.seed, epochs=epochs, teacher_name=key,
         out=out / "runs" / "kd_transfer", transfer=transfer, save_dir=out, dataset_name=data_key,
+        overwrite=ctx.overwrite,
     )  # fmt: skip
     rows.append(
         {
@@ -202,6 +205,7 @@ def _size(classifier: Any) -> int:
 def _teacher(ctx: Any, data_key: str, names: list[str], out: Path, quick: bool) -> tuple[str, Any, str]:
     """The teacher: on Fashion-MNIST the zoo's fashion_resnet recipe trained on ``TEACHER_PER_CLASS`` labelled images
     per class (saved under ``out/teacher`` with its card); on the digits fallback the zoo's digits_resnet."""
+    from hfnet._io import prepare_output_dir, record_written
     from hfnet.cards import ModelCardInfo
     from hfnet.classifier import load_classifier
 
@@ -224,5 +228,8 @@ def _teacher(ctx: Any, data_key: str, names: list[str], out: Path, quick: bool) 
         config={"labelled_images": len(labelled), "epochs": epochs, "learning_rate": 2e-3, "batch_size": 64},
         tags=["hfnet-demo"],
     )
+    # the step's folder holds several results: each is recorded as hfnet's, so a rerun may replace it
+    prepare_output_dir(out, overwrite=ctx.overwrite)
     teacher.save_pretrained(out / "teacher", card=info, overwrite=ctx.overwrite)
+    record_written(out, ["teacher"])
     return name, teacher, f"the zoo's recipe on {len(labelled)} labelled images, more than the student's"
