@@ -2,36 +2,15 @@ import json
 
 import pytest
 import torch
+from distill_setup import STUDENT, distill_argv
 
 from hfnet.classifier import load_classifier
 from hfnet.commands import main
 
-STUDENT = "zoo:tiny_vit:hidden_size=32,num_layers=2,num_heads=2,patch_size=4"
 ASSISTANT = "zoo:tiny_resnet:embedding_size=8,hidden_sizes=8x16"
 
 
-def _common(teacher_dir, out):
-    return [
-        "distill",
-        "--teacher",
-        str(teacher_dir),
-        "--student",
-        STUDENT,
-        "--image-size",
-        "16",
-        "--dataset",
-        "digits",
-        "--samples-per-class",
-        "5",
-        "--test-samples-per-class",
-        "2",
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--output",
-        str(out),
-    ]
+_common = distill_argv
 
 
 def test_cli_chain_with_hint_and_merit(tiny_resnet_dir, tmp_path, capsys):

@@ -1,10 +1,10 @@
 import pytest
 import torch
+from distill_setup import kd_args, kd_student, kd_teacher
 
 from hfnet.classifier import load_classifier
 from hfnet.data import class_names, load_image_dataset
 from hfnet.distillation.chain import distill, distill_chain, run_hint_stage
-from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.trainer import DistillationTrainer, convert_pixels
 from hfnet.errors import HfnetError
@@ -23,30 +23,7 @@ def names(kd_digits):
     return [f"digit {n}" for n in class_names(kd_digits)]
 
 
-def _teacher(names):
-    return tiny_resnet(names, image_size=32, seed=1)
-
-
-def _student(names, seed=0):
-    # no BatchNorm, no dropout: per-sample computations, so micro-batching cannot change the gradient
-    return tiny_vit(names, image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, seed=seed)
-
-
-def _args(tmp_path, **kw):
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=8,
-        max_steps=3,
-        learning_rate=1e-2,
-        report_to=[],
-        save_strategy="no",
-        logging_steps=1,
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-    )
-    base.update(kw)
-    return DistillationConfig(**base)
+_teacher, _student, _args = kd_teacher, kd_student, kd_args
 
 
 def _state(model):

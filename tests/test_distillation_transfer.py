@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from distill_setup import distill_argv, kd_args, kd_student, kd_teacher
 
 from hfnet.data import class_names, load_image_dataset
 from hfnet.distillation.chain import distill, distill_chain
@@ -15,7 +16,7 @@ from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import load_transfer_set, with_distillation_transform, with_transfer_set
 from hfnet.distillation.trainer import DistillationTrainer
 from hfnet.errors import HfnetError
-from hfnet.zoo import tiny_resnet, tiny_vit
+from hfnet.zoo import tiny_resnet
 
 
 @pytest.fixture(scope="module")
@@ -35,31 +36,13 @@ def transfer(kd_digits):
     )
 
 
-def _teacher(names):
-    return tiny_resnet(names, image_size=32, seed=1)
-
-
-def _student(names, seed=0):
-    return tiny_vit(names, image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, seed=seed)
+_teacher, _student = kd_teacher, kd_student
 
 
 def _args(tmp_path, **kw):
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=16,
-        max_steps=4,
-        learning_rate=1e-2,
-        report_to=[],
-        save_strategy="no",
-        logging_steps=1,
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-        alpha=0.4,
-        temperature=2.0,
+    return kd_args(
+        tmp_path, **{"per_device_train_batch_size": 16, "max_steps": 4, "alpha": 0.4, "temperature": 2.0, **kw}
     )
-    base.update(kw)
-    return DistillationConfig(**base)
 
 
 def _keys(ds):
@@ -262,29 +245,7 @@ def test_merit_weighting_with_a_transfer_set_keeps_unlabelled_at_one(kd_digits, 
 
 
 # ---------------------------------------------------------------------- command line
-def _cli(teacher_dir, out, *extra):
-    return [
-        "distill",
-        "--teacher",
-        str(teacher_dir),
-        "--student",
-        "zoo:tiny_vit:hidden_size=32,num_layers=2,num_heads=2,patch_size=4",
-        "--image-size",
-        "16",
-        "--dataset",
-        "digits",
-        "--samples-per-class",
-        "5",
-        "--test-samples-per-class",
-        "2",
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--output",
-        str(out),
-        *extra,
-    ]
+_cli = distill_argv
 
 
 def test_cli_option_parses_reaches_the_config_and_the_card(tiny_resnet_dir, tmp_path):
