@@ -102,3 +102,19 @@ def fake_hub(tmp_path_factory):
         mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
         mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
         yield snapshots
+
+
+@pytest.fixture(scope="module")
+def kd_digits():
+    """8 train / 4 test digits per class: the distillation tests' data."""
+    from hfnet.data import load_image_dataset
+
+    return load_image_dataset("digits", samples_per_class=8, test_samples_per_class=4)
+
+
+@pytest.fixture(scope="module")
+def names(kd_digits):
+    """kd_digits' classes as words: hfnet.hub treats bare numbers as placeholder labels."""
+    from hfnet.data import class_names
+
+    return [f"digit {n}" for n in class_names(kd_digits)]

@@ -3,25 +3,12 @@ import torch
 from distill_setup import kd_args, kd_student, kd_teacher
 
 from hfnet.classifier import load_classifier
-from hfnet.data import class_names, load_image_dataset
 from hfnet.distillation.chain import distill, distill_chain, run_hint_stage
 from hfnet.distillation.data import with_distillation_transform
 from hfnet.distillation.trainer import DistillationTrainer, convert_pixels
 from hfnet.errors import HfnetError
 from hfnet.preprocessing import Preprocessing, build_transform, with_model_transform
 from hfnet.zoo import tiny_resnet, tiny_vit
-
-
-@pytest.fixture(scope="module")
-def kd_digits():
-    return load_image_dataset("digits", samples_per_class=8, test_samples_per_class=4)
-
-
-@pytest.fixture(scope="module")
-def names(kd_digits):
-    # hfnet.hub treats bare numbers as placeholder labels, so give the classes words
-    return [f"digit {n}" for n in class_names(kd_digits)]
-
 
 _teacher, _student, _args = kd_teacher, kd_student, kd_args
 

@@ -10,23 +10,13 @@ import torch
 import torch.nn.functional as F
 from distill_setup import distill_argv, kd_args, kd_student, kd_teacher
 
-from hfnet.data import class_names, load_image_dataset
+from hfnet.data import load_image_dataset
 from hfnet.distillation.chain import distill, distill_chain
 from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import load_transfer_set, with_distillation_transform, with_transfer_set
 from hfnet.distillation.trainer import DistillationTrainer
 from hfnet.errors import HfnetError
 from hfnet.zoo import tiny_resnet
-
-
-@pytest.fixture(scope="module")
-def kd_digits():
-    return load_image_dataset("digits", samples_per_class=8, test_samples_per_class=4)
-
-
-@pytest.fixture(scope="module")
-def names(kd_digits):
-    return [f"digit {n}" for n in class_names(kd_digits)]
 
 
 @pytest.fixture(scope="module")
