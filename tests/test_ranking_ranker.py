@@ -129,3 +129,20 @@ def test_json_round_trip(target, named_vit, tmp_path):
     assert data["metrics"] == ["leep", "nce"]
     assert data["candidates"][0]["scores"]["leep"] == pytest.approx(ranking.candidates[0].scores["leep"])
     assert data["ranks"]["leep"] == {"vit": 1}
+
+
+def test_a_shard_keeps_positions_sizes_timings_and_the_sample_choice(target, named_vit, unnamed_resnet):
+    metrics = ["logme", "leep"]
+    kwargs = dict(metrics=metrics, num_samples=20, progress=False)
+    shard = rank_models(
+        [named_vit, unnamed_resnet, named_vit], target, names=["a", "b", "c"], batch_size=8, process_index=1,
+        num_processes=2, **kwargs,
+    )  # fmt: skip
+    (c,) = shard.candidates
+    assert (c.name, c.index, c.process, shard.num_samples) == ("b", 1, 1, 20)
+    assert c.num_source_classes == 3 and c.num_params == sum(p.numel() for p in unnamed_resnet.parameters())
+    assert c.forward_batches == 3  # 20 samples in batches of 8
+    assert set(c.metric_seconds) == set(metrics) and all(0 <= s <= c.score_seconds for s in c.metric_seconds.values())
+    assert 0 < c.score_seconds <= c.seconds < 60 and c.seconds <= shard.seconds < 600
+    scores = lambda **kw: rank_models([unnamed_resnet], target, **kwargs, **kw).candidates[0].scores  # noqa: E731
+    assert scores() == scores(seed=0) and scores(seed=0) != scores(seed=1)  # the samples are chosen with seed 0

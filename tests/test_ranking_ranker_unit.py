@@ -229,3 +229,194 @@ def test_word_vector_distances_warn_once_per_problem_and_cache_by_source_names(m
     assert r3.warnings == ["1 source class names have out-of-vocabulary words"]
     r4 = CandidateResult(name="four")
     assert ranker._distances(["cat"], None, None, "sum", None, cache, r4) is not None and r4.warnings == []
+
+
+# ---------------------------------------------------------------------- rank_models' steps
+def test_tie_rule_of_a_score_not_itself_ranked_reads_higher_as_better():
+    # the recommended score ranked alone: its LogME tie-break is not among the metrics, so higher LogME wins
+    r = _ranking(
+        {"a": {"recommended": 2.0, "logme": 0.1}, "b": {"recommended": 2.0, "logme": 0.9}}, {"recommended": True}
+    )
+    assert r.ranks("recommended") == {"b": 1, "a": 2}
+
+
+class _Loaded:
+    """Stands in for a loaded classifier: what rank_models reads to name it."""
+
+    def __init__(self, model, **attrs):
+        self.model = model
+        self.__dict__.update(attrs)
+
+    def logits_and_features(self, pixels):  # pragma: no cover - only its presence matters here
+        raise NotImplementedError
+
+
+class _Backbone:
+    pass
+
+
+def test_candidates_are_named_by_source_else_model_class_and_names_must_match():
+    assert ranker._candidate_name("org/model") == "org/model"
+    assert ranker._candidate_name(_Loaded(_Backbone(), source="hf-hub:timm/x")) == "hf-hub:timm/x"
+    assert ranker._candidate_name(_Loaded(_Backbone(), source=None)) == "_Backbone"
+    assert ranker._candidate_name(_Loaded(_Backbone())) == "_Backbone"  # no source attribute at all
+    assert ranker._display_names(["org/a", _Loaded(_Backbone())], None) == ["org/a", "_Backbone"]
+    assert ranker._display_names(["org/a"], ("shown",)) == ["shown"]
+    with pytest.raises(HfnetError) as e:
+        ranker._display_names(["org/a", "org/b"], ["one"])
+    assert str(e.value) == "1 names given for 2 candidates"
+
+
+def test_shard_takes_every_nth_candidate_and_refuses_an_index_outside_the_world():
+    assert ranker._shard(5, 0, 1) == [0, 1, 2, 3, 4]
+    assert ranker._shard(5, 1, 2) == [1, 3]
+    for index in (2, -1):
+        with pytest.raises(HfnetError) as e:
+            ranker._shard(5, index, 2)
+        assert str(e.value) == f"process_index {index} outside [0, 2)"
+
+
+@pytest.fixture(scope="module")
+def three_digits():
+    """Real digits test images of the classes 0, 1 and 2 only (ClassLabel still naming all ten)."""
+    from hfnet.data import load_image_dataset
+
+    test = load_image_dataset("digits", test_samples_per_class=6, seed=0)["test"]
+    return test.filter(lambda x: x["label"] < 3)
+
+
+def test_target_samples_are_the_balanced_seeded_selection(three_digits):
+    target = ranker._target_samples(three_digits, 6, 3)
+    labels = np.asarray(three_digits["label"])
+    expected = select_samples(labels, 6, seed=3)
+    assert list(target.index) == list(expected) and list(target.labels) == list(labels[expected])
+    assert len(target.subset) == 6 and list(target.subset["label"]) == list(labels[expected])
+    assert target.num_present == 3 and target.classes == [str(i) for i in range(10)]
+    full = ranker._target_samples(three_digits, None, 0)
+    assert len(full.subset) == len(three_digits) and full.num_present == 3
+
+
+def test_two_target_classes_are_enough_and_one_or_none_is_refused(three_digits):
+    two = three_digits.filter(lambda x: x["label"] < 2)
+    assert ranker._target_samples(two, None, 0).num_present == 2
+    with pytest.raises(HfnetError) as e:
+        ranker._target_samples(two.filter(lambda x: x["label"] == 0), None, 0)
+    assert str(e.value) == (
+        "the target samples hold 1 class(es) (['0']); ranking needs at least two classes (use more samples or "
+        "another split)"
+    )
+    with pytest.raises(HfnetError) as e:
+        ranker._target_samples(two.select([]), None, 0)
+    assert str(e.value) == "the target dataset is empty; pass a split with labelled images"
+
+
+def test_empty_ranking_carries_the_target_and_the_word_vectors():
+    from hfnet.ranking.metrics import get_metrics
+
+    chosen = get_metrics(["logme", "leep"])
+    target = ranker._Target(None, np.arange(4), np.array([0, 1, 0, 2]), ["a", "b", "c", "d"], 3)
+    words = ranker._Words(name="vecs", target_oov={"c": ["x"]}, note="a note")
+    r = ranker._empty_ranking(chosen, target, words)
+    assert (r.metrics, r.num_samples, r.num_target_classes, r.target_classes) == (
+        ["logme", "leep"],
+        4,
+        3,
+        ["a", "b", "c", "d"],
+    )
+    assert (r.word_vectors, r.target_oov, r.notes, r.candidates) == ("vecs", {"c": ["x"]}, ["a note"], [])
+    assert ranker._empty_ranking(chosen, target, ranker._Words()).notes == []
+
+
+@pytest.fixture
+def glove_file(tmp_path):
+    """A GloVe-format text file of 3-d vectors: sums and means of multi-word names differ."""
+    rows = {"cat": [1, 0, 0], "dog": [0, 1, 0], "big": [0, 0, 4], "bird": [1, 1, 0]}
+    path = tmp_path / "tiny.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
+    return path
+
+
+def test_word_vectors_given_as_vectors_are_named_by_their_type_and_combined_as_asked(glove_file):
+    from hfnet.ranking.metrics import get_metrics
+    from hfnet.ranking.word_vectors import class_vectors, load_word_vectors
+
+    kv = load_word_vectors(glove_file)
+    chosen = get_metrics(["emd", "logme"])
+    classes = ["cat", "big dog", "big zebra"]
+    kept, words = ranker._word_vectors(chosen, None, kv, classes, "mean", None)
+    assert kept == chosen and words.name == type(kv).__name__ and words.vectors is kv
+    assert [m.name for m in words.metrics] == ["emd"]
+    mean = class_vectors(classes, kv, combine="mean")
+    assert np.allclose(np.asarray(words.target.vectors), np.asarray(mean.vectors))
+    assert not np.allclose(np.asarray(words.target.vectors), np.asarray(class_vectors(classes, kv).vectors))
+    assert words.target_oov == mean.oov and words.target_oov
+
+
+def test_word_vectors_that_cannot_load_drop_emd_with_a_note_naming_them(caplog):
+    from hfnet.ranking.metrics import get_metrics
+
+    chosen = get_metrics(["emd", "sem_logme", "logme"])
+    with caplog.at_level("WARNING", logger="hfnet.ranking.ranker"):
+        kept, words = ranker._word_vectors(chosen, None, "/no/such/vectors.txt", ["cat", "dog"], "sum", None)
+    assert [m.name for m in kept] == ["sem_logme", "logme"]
+    note = (
+        "word-vector EMD skipped for every candidate: no such word-vector file: /no/such/vectors.txt "
+        "(sem_logme computed without class names: it equals LogME)"
+    )
+    assert words.name == "/no/such/vectors.txt" and words.note == note and words.metrics == []
+    assert [r.getMessage() for r in caplog.records if r.name == "hfnet.ranking.ranker"] == [note]
+
+
+def _finite_after_a_floating_point_warning(_inputs) -> float:
+    inverse = np.array([1.0, 0.0]) ** -1.0  # divide by zero: numpy warns unless told to ignore
+    return float(np.where(np.isfinite(inverse), inverse, 0.0).sum())
+
+
+def test_scores_and_terms_run_with_floating_point_warnings_silenced(monkeypatch):
+    import warnings
+
+    result = CandidateResult(name="c")
+    ncti = ranker.METRICS["ncti"]
+    inputs = _inputs()
+    seen = []
+    monkeypatch.setattr(
+        "hfnet.ranking.metrics.metric_terms",
+        lambda m, i: seen.append((m, i)) or {"sep": _finite_after_a_floating_point_warning(i)},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert ranker._score(_metric(_finite_after_a_floating_point_warning), inputs, result) == 1.0
+        ranker._terms(ncti, inputs, result)
+    assert result.terms["ncti"] == {"sep": 1.0} and result.warnings == []
+    assert seen == [(ncti, inputs)]
+
+
+def test_a_failing_score_or_term_is_logged_with_candidate_score_and_error(monkeypatch, caplog):
+    def boom(*_):
+        raise ValueError("singular matrix")
+
+    monkeypatch.setattr("hfnet.ranking.metrics.metric_terms", boom)
+    with caplog.at_level("WARNING", logger="hfnet.ranking.ranker"):
+        ranker._score(_metric(boom, name="bad"), _inputs(), CandidateResult(name="c"))
+        ranker._terms(ranker.METRICS["ncti"], _inputs(), CandidateResult(name="d"))
+    assert [r.getMessage() for r in caplog.records if r.name == "hfnet.ranking.ranker"] == [
+        "candidate c: bad failed: ValueError: singular matrix",
+        "candidate d: ncti failed: ValueError: singular matrix",
+    ]
+
+
+def test_a_candidate_that_fails_to_load_keeps_its_error_and_a_warning(caplog):
+    def loader(name):
+        raise OSError(f"no such model {name}")
+
+    scoring = ranker._Scoring(
+        ranker._Target([], np.arange(0), np.array([], dtype=np.int64), ["a", "b"], 2),
+        [], ranker._Words(), "sum", None, 8, False, loader,
+    )  # fmt: skip
+    result = CandidateResult(name="shown", index=3)
+    with caplog.at_level("WARNING", logger="hfnet.ranking.ranker"):
+        out = ranker._rank_candidate("org/missing", result, scoring)
+    assert out is result and result.error == "OSError: no such model org/missing" and result.scores == {}
+    assert 0 <= result.seconds < 10
+    shown = [r.getMessage() for r in caplog.records if r.name == "hfnet.ranking.ranker"]
+    assert shown == ["candidate shown skipped: OSError: no such model org/missing"]

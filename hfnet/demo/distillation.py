@@ -132,70 +132,88 @@ def distill_student(
 
 def demo_step(ctx: Any) -> list[dict[str, Any]]:
     """Teacher, scratch student and KD + unlabelled transfer-set student (same steps); the last is saved."""
-    from hfnet.data import class_names, load_image_dataset
-    from hfnet.distillation.data import load_transfer_set
-    from hfnet.evaluation import evaluate_classifier
-
     quick = getattr(ctx, "quick", False)
-    data_key = "fashion_mnist" if "fashion_resnet" in ctx.zoo else "digits"
-    data = ctx.datasets[data_key]
-    names = class_names(data)
+    data_key, names, train, test = _step_data(ctx)
     out = ctx.output_dir / "distillation"
     epochs = 1.0 if quick else float(EPOCHS)
-    train, test = data["train"], data["test"]
-    if data_key == "fashion_mnist":  # the zoo's 500 test images cannot separate the rows: 2000 here (forward only)
-        test = load_image_dataset(data_key, test_samples_per_class=TEST_PER_CLASS, seed=ctx.seed)["test"]
     t0 = time.perf_counter()
     key, teacher, teacher_text = _teacher(ctx, data_key, names, out, quick)
-    rows = [
-        {
-            "model": f"{key} (teacher: {teacher_text}; {len(test)} test images)",
-            "parameters": sum(p.numel() for p in teacher.parameters()),
-            "accuracy": evaluate_classifier(teacher, test, progress=False)["accuracy"],
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-    ]
-    n = len(train)
-    transfer = load_transfer_set(
-        data_key,
-        "train",
-        samples=(UNLABELED // 10) if quick else UNLABELED,
-        seed=ctx.seed,
-        exclude={"train": train, "eval": test},
-    )
-    m = len(transfer.images)
-    scratch_epochs = float(round(_steps(n + m, epochs) / _steps(n, 1)))  # the distilled student's steps
+    rows = [_evaluated_row(f"{key} (teacher: {teacher_text}; {len(test)} test images)", teacher, test, t0)]
+    transfer = _transfer_set(data_key, train, test, quick=quick, seed=ctx.seed)
+    n, m = len(train), len(transfer.images)
+    scratch_epochs = _scratch_epochs(n, m, epochs)
 
     t0 = time.perf_counter()
     scratch = scratch_student(
         names, _size(teacher), train, seed=ctx.seed, epochs=scratch_epochs, out=out / "runs" / "scratch"
     )
-    rows.append(
-        {
-            "model": f"student from scratch ({n} labelled, {scratch_epochs:g} epochs = "
-            f"{_steps(n, scratch_epochs)} steps)",
-            "parameters": sum(p.numel() for p in scratch.parameters()),
-            "accuracy": evaluate_classifier(scratch, test, progress=False)["accuracy"],
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-    )
+    label = f"student from scratch ({n} labelled, {scratch_epochs:g} epochs = {_steps(n, scratch_epochs)} steps)"
+    rows.append(_evaluated_row(label, scratch, test, t0))
     t0 = time.perf_counter()
     result = distill_student(
         teacher, names, _size(teacher), train, test, seed=ctx.seed, epochs=epochs, teacher_name=key,
         out=out / "runs" / "kd_transfer", transfer=transfer, save_dir=out, dataset_name=data_key,
         overwrite=ctx.overwrite,
     )  # fmt: skip
-    rows.append(
-        {
-            "model": f"student distilled from {key} on {n} labelled + {m} unlabelled (T={KD['temperature']:g}, "
-            f"alpha={KD['alpha']:g}, cached logits; {epochs:g} epochs = {_steps(n + m, epochs)} steps)",
-            "parameters": int(result.metrics["parameters"]),
-            "accuracy": result.metrics["accuracy"],
-            "seconds": round(time.perf_counter() - t0, 1),
-            "saved": str(result.output_dir),
-        }
-    )
+    rows.append(_distilled_row(key, result, n, m, epochs, t0))
     return rows
+
+
+def _step_data(ctx: Any) -> tuple[str, list[str], Any, Any]:
+    """The step's dataset key, class names, training split and test split (Fashion-MNIST when the zoo has its
+    teacher, else digits)."""
+    from hfnet.data import class_names, load_image_dataset
+
+    data_key = "fashion_mnist" if "fashion_resnet" in ctx.zoo else "digits"
+    data = ctx.datasets[data_key]
+    names = class_names(data)
+    train, test = data["train"], data["test"]
+    if data_key == "fashion_mnist":  # the zoo's 500 test images cannot separate the rows: 2000 here (forward only)
+        test = load_image_dataset(data_key, test_samples_per_class=TEST_PER_CLASS, seed=ctx.seed)["test"]
+    return data_key, names, train, test
+
+
+def _transfer_set(data_key: str, train: Any, test: Any, *, quick: bool, seed: int):
+    """``UNLABELED`` unlabelled training images (a tenth when ``quick``), none of them a ``train`` or ``test`` one."""
+    from hfnet.distillation.data import load_transfer_set
+
+    return load_transfer_set(
+        data_key,
+        "train",
+        samples=(UNLABELED // 10) if quick else UNLABELED,
+        seed=seed,
+        exclude={"train": train, "eval": test},
+    )
+
+
+def _scratch_epochs(n: int, m: int, epochs: float) -> float:
+    """The scratch student's epochs over its ``n`` images: as many optimiser steps as the distilled student takes in
+    ``epochs`` over ``n + m`` (whole epochs)."""
+    return float(round(_steps(n + m, epochs) / _steps(n, 1)))
+
+
+def _evaluated_row(label: str, model: Any, test: Any, t0: float) -> dict[str, Any]:
+    """A table row: ``model``'s size and accuracy on ``test``, and the seconds since ``t0`` (evaluation included)."""
+    from hfnet.evaluation import evaluate_classifier
+
+    return {
+        "model": label,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "accuracy": evaluate_classifier(model, test, progress=False)["accuracy"],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _distilled_row(key: str, result: Any, n: int, m: int, epochs: float, t0: float) -> dict[str, Any]:
+    """The distilled student's row, from its stage result (measured and saved by the chain)."""
+    return {
+        "model": f"student distilled from {key} on {n} labelled + {m} unlabelled (T={KD['temperature']:g}, "
+        f"alpha={KD['alpha']:g}, cached logits; {epochs:g} epochs = {_steps(n + m, epochs)} steps)",
+        "parameters": int(result.metrics["parameters"]),
+        "accuracy": result.metrics["accuracy"],
+        "seconds": round(time.perf_counter() - t0, 1),
+        "saved": str(result.output_dir),
+    }
 
 
 def _size(classifier: Any) -> int:

@@ -244,24 +244,40 @@ def distill_chain(
     Returns:
         One :class:`StageResult` per trained stage, the student last.
     """
-    save = SaveOptions(
-        str(output_dir) if output_dir is not None else None,
-        overwrite=overwrite,
-        push_to_hub=bool(args.push_to_hub if push_to_hub is None else push_to_hub),
-        hub_model_id=hub_model_id or args.hub_model_id,
-        private=bool(args.hub_private_repo if private is None else private),
-    )
+    save = _save_options(args, output_dir, overwrite, push_to_hub, hub_model_id, private)
     names, hints = _check_chain(models, args, names, hints)
     save.check()  # refuse before training; the folder is created at the first save
     args, transfer_set = _resolve_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset)
     card_kwargs = dict(dataset_name=dataset_name, command=command, record=record, transfer=transfer_set)
     results: list[StageResult] = []
     for i in range(1, len(models)):
-        last = i == len(models) - 1
-        stage_save = dataclasses.replace(save, push_to_hub=save.push_to_hub and last)  # only the student is pushed
+        stage_save = _stage_save(save, i, len(models))
         stage = (i, models, names, hints[i - 1], train_dataset, eval_dataset, args, stage_save, train_augment)
         results.append(_run_stage(*stage, card_kwargs, transfer_set))
     return results
+
+
+def _save_options(
+    args: DistillationConfig,
+    output_dir: str | os.PathLike | None,
+    overwrite: bool,
+    push_to_hub: bool | None,
+    hub_model_id: str | None,
+    private: bool | None,
+) -> SaveOptions:
+    """Where and how the chain's stages are saved: the arguments given, else the push settings of ``args``."""
+    return SaveOptions(
+        str(output_dir) if output_dir is not None else None,
+        overwrite=overwrite,
+        push_to_hub=bool(args.push_to_hub if push_to_hub is None else push_to_hub),
+        hub_model_id=hub_model_id or args.hub_model_id,
+        private=bool(args.hub_private_repo if private is None else private),
+    )
+
+
+def _stage_save(save: SaveOptions, i: int, num_models: int) -> SaveOptions:
+    """Stage ``i``'s save options: only the student, the last stage, is pushed."""
+    return dataclasses.replace(save, push_to_hub=save.push_to_hub and i == num_models - 1)
 
 
 def _resolve_transfer_set(args, transfer_set, models, names, train_dataset, eval_dataset):

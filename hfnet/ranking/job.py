@@ -189,40 +189,12 @@ def rank_job(
     """
     state = _distributed_state()
     num_processes = 1 if state is None else state.num_processes
-    process_index = 0 if state is None else state.process_index
     is_main = state is None or state.is_main_process
 
     candidates, results = _candidates(config, state, is_main, api, on_search)
-    if state is not None and state.device.type != "cpu":  # each process runs its candidates on its own GPU
-        loader = _on_device(loader, state.device)
-    class_map = None
-    if config.class_map:
-        from hfnet.ranking.word_vectors import load_class_map
-
-        class_map = load_class_map(config.class_map)
-    ranking = rank_models(
-        candidates,
-        dataset,
-        metrics=config.metrics,
-        word_vectors=config.word_vectors,
-        class_map=class_map,
-        combine=config.combine,  # type: ignore[arg-type]
-        num_samples=config.num_samples,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        progress=config.progress and is_main,
-        loader=loader,
-        cache_dir=config.cache_dir,
-        process_index=process_index,
-        num_processes=num_processes,
-        reported={r.id: {"downloads": r.downloads} for r in results if r.kept},
-    )
+    ranking = _rank_shard(config, dataset, candidates, _search_reported(results), loader, state)
     if state is not None:
-        from accelerate.utils import gather_object
-
-        shards = gather_object([ranking.candidates])
-        ranking.candidates = sorted((c for shard in shards for c in shard), key=lambda c: c.index)
-        finalise(ranking)  # NCTI and the recommended score are relative to the whole candidate set
+        _gather(ranking)
     ranking.dataset = dataset_name
     result = RankingResult(
         ranking=ranking,
@@ -232,14 +204,70 @@ def rank_job(
         num_processes=num_processes,
         is_main_process=is_main,
     )
-    if is_main and config.json:
-        result.save_json(config.json)
-    if is_main and config.plot:
-        result.plot(config.plot)
+    if is_main:
+        _write(result, config)
     if not ranking.ranked:
         reasons = "; ".join(f"{c.name}: {c.error}" for c in ranking.failed)
         raise HfnetError(f"every candidate failed to load or run ({reasons})")
     return result
+
+
+def _rank_shard(
+    config: RankingConfig,
+    dataset,
+    candidates: list[str],
+    reported: dict[str, dict[str, Any]],
+    loader: Callable[[str], Any] | None,
+    state,
+) -> Ranking:
+    """This process's share of the candidates ranked (all of them without ``state``), on its own GPU when it has one."""
+    if state is not None and state.device.type != "cpu":  # each process runs its candidates on its own GPU
+        loader = _on_device(loader, state.device)
+    class_map = None
+    if config.class_map:
+        from hfnet.ranking.word_vectors import load_class_map
+
+        class_map = load_class_map(config.class_map)
+    return rank_models(
+        candidates,
+        dataset,
+        metrics=config.metrics,
+        word_vectors=config.word_vectors,
+        class_map=class_map,
+        combine=config.combine,  # type: ignore[arg-type]
+        num_samples=config.num_samples,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        progress=config.progress and (state is None or state.is_main_process),
+        loader=loader,
+        cache_dir=config.cache_dir,
+        process_index=0 if state is None else state.process_index,
+        num_processes=1 if state is None else state.num_processes,
+        reported=reported,
+    )
+
+
+def _search_reported(results: list[SearchResult]) -> dict[str, dict[str, Any]]:
+    """What the Hub search says of each kept candidate (its downloads), by candidate id."""
+    return {r.id: {"downloads": r.downloads} for r in results if r.kept}
+
+
+def _gather(ranking: Ranking) -> None:
+    """Every process's candidates into ``ranking``, in candidate order, and the set-relative scores over all of
+    them (NCTI and the recommended score are relative to the whole candidate set)."""
+    from accelerate.utils import gather_object
+
+    shards = gather_object([ranking.candidates])
+    ranking.candidates = sorted((c for shard in shards for c in shard), key=lambda c: c.index)
+    finalise(ranking)
+
+
+def _write(result: RankingResult, config: RankingConfig) -> None:
+    """The JSON and the plot ``config`` names (the main process only)."""
+    if config.json:
+        result.save_json(config.json)
+    if config.plot:
+        result.plot(config.plot)
 
 
 def _candidates(config: RankingConfig, state, is_main: bool, api, on_search) -> tuple[list[str], list[SearchResult]]:

@@ -310,7 +310,29 @@ def rank_models(
     if not candidates:
         raise HfnetError("no candidates to rank; pass --candidates and/or --search")
     chosen, words = _word_vectors(chosen, metrics, word_vectors, target.classes, combine, class_map)
-    ranking = Ranking(
+    ranking = _empty_ranking(chosen, target, words)
+    display = _display_names(candidates, names)
+    mine = _shard(len(candidates), process_index, num_processes)
+    if loader is None:
+        from hfnet.classifier import load_classifier as loader
+    scoring = _Scoring(target, chosen, words, combine, class_map, batch_size, progress, loader)
+    if cache_dir is not None:
+        from hfnet.ranking.cache import FeatureCache, dataset_fingerprint
+
+        scoring.cache, scoring.data_id = FeatureCache(cache_dir), dataset_fingerprint(dataset, target.index)
+    bar = tqdm(mine, desc="candidates", disable=not progress)
+    for i in bar:
+        bar.set_postfix_str(display[i][-40:])
+        said = {**reported_info(candidates[i]), **((reported or {}).get(display[i]) or {})}
+        result = CandidateResult(name=display[i], index=i, process=process_index, reported=said)
+        ranking.candidates.append(_rank_candidate(candidates[i], result, scoring))
+    ranking.seconds = time.perf_counter() - start
+    return finalise(ranking)
+
+
+def _empty_ranking(chosen: list[Metric], target: _Target, words: _Words) -> Ranking:
+    """The ranking of the chosen scores on the target samples, before any candidate is scored."""
+    return Ranking(
         metrics=[m.name for m in chosen],
         higher_is_better={m.name: m.higher_is_better for m in chosen},
         candidates=[],
@@ -321,39 +343,57 @@ def rank_models(
         target_oov=words.target_oov,
         notes=[words.note] if words.note else [],
     )
-    if loader is None:
-        from hfnet.classifier import load_classifier as loader
+
+
+def _display_names(candidates: Sequence[Any], names: Sequence[str] | None) -> list[str]:
+    """The candidates' display names: ``names`` (one per candidate) or each one's id / path / source."""
     display = list(names) if names is not None else [_candidate_name(c) for c in candidates]
     if len(display) != len(candidates):
         raise HfnetError(f"{len(display)} names given for {len(candidates)} candidates")
+    return display
+
+
+def _shard(num_candidates: int, process_index: int, num_processes: int) -> list[int]:
+    """The candidate indices process ``process_index`` of ``num_processes`` scores: ``i % num_processes``."""
     if not 0 <= process_index < num_processes:
         raise HfnetError(f"process_index {process_index} outside [0, {num_processes})")
-    cache, data_id = None, None
-    if cache_dir is not None:
-        from hfnet.ranking.cache import FeatureCache, dataset_fingerprint
+    return [i for i in range(num_candidates) if i % num_processes == process_index]
 
-        cache, data_id = FeatureCache(cache_dir), dataset_fingerprint(dataset, target.index)
-    source_cache: dict[tuple[str, ...], Any] = {}
-    mine = [i for i in range(len(candidates)) if i % num_processes == process_index]
-    bar = tqdm(mine, desc="candidates", disable=not progress)
-    for i in bar:
-        bar.set_postfix_str(display[i][-40:])
-        result = CandidateResult(name=display[i], index=i, process=process_index)
-        result.reported = {**reported_info(candidates[i]), **((reported or {}).get(display[i]) or {})}
-        t0 = time.perf_counter()
-        try:
-            outputs = _outputs(
-                candidates[i], display[i], target.subset, batch_size, progress, loader, cache, data_id, result
-            )
-        except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
-            result.error = _message(e)
-            logger.warning("candidate %s skipped: %s", display[i], result.error)
-        else:
-            _score_candidate(result, outputs, target.labels, chosen, words, combine, class_map, source_cache)
-        result.seconds = time.perf_counter() - t0
-        ranking.candidates.append(result)
-    ranking.seconds = time.perf_counter() - start
-    return finalise(ranking)
+
+@dataclass
+class _Scoring:
+    """What every candidate of one :func:`rank_models` call is run and scored with."""
+
+    target: _Target
+    chosen: list[Metric]
+    words: _Words
+    combine: Combine
+    class_map: dict[str, str] | None
+    batch_size: int
+    progress: bool
+    loader: Callable[[str], Any]
+    cache: Any = None
+    data_id: str | None = None
+    source_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)  # source class names -> their vectors
+
+
+def _rank_candidate(candidate: Any, result: CandidateResult, run: _Scoring) -> CandidateResult:
+    """One candidate's forward outputs and scores into ``result``; a candidate that fails keeps its error instead."""
+    t0 = time.perf_counter()
+    try:
+        outputs = _outputs(
+            candidate, result.name, run.target.subset, run.batch_size, run.progress, run.loader, run.cache,
+            run.data_id, result,
+        )  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - report and go on with the other candidates
+        result.error = _message(e)
+        logger.warning("candidate %s skipped: %s", result.name, result.error)
+    else:
+        _score_candidate(
+            result, outputs, run.target.labels, run.chosen, run.words, run.combine, run.class_map, run.source_cache
+        )
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 @dataclass
