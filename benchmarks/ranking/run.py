@@ -398,15 +398,22 @@ def photo_target(per: int, test: int, seed: int):
     """Held out (colour photographs): 64 px RGB crops of five scikit-image colour photographs (astronaut, chelsea the
     cat, coffee, rocket, Hubble deep field), which photo a crop comes from; train crops from the left half of each
     photo, test crops from the right half, so no pixel is in both."""
-    import datasets
     import skimage.data
+
+    images = [getattr(skimage.data, name)()[..., :3] for name in PHOTOS]
+    names = ["astronaut", "cat", "coffee", "rocket", "galaxies"]
+    return _half_crops(images, names, per, test, np.random.default_rng(seed + 9000))
+
+
+def _half_crops(images: list[np.ndarray], names: list[str], per: int, test: int, rng):
+    """64 px crops of each image (class = which image): ``per`` from its left half for train, ``test`` from its right
+    half for test, at ``rng``'s positions (drawn image by image, train first)."""
+    import datasets
 
     from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
 
-    rng = np.random.default_rng(seed + 9000)
     splits = {"train": ([], []), "test": ([], [])}
-    for c, name in enumerate(PHOTOS):
-        image = getattr(skimage.data, name)()[..., :3]
+    for c, image in enumerate(images):
         half = image.shape[1] // 2
         for split, count, x0 in (("train", per, 0), ("test", test, half)):
             for _ in range(count):
@@ -414,7 +421,6 @@ def photo_target(per: int, test: int, seed: int):
                 col = x0 + rng.integers(0, half - 64)
                 splits[split][0].append(image[r : r + 64, col : col + 64])
                 splits[split][1].append(c)
-    names = ["astronaut", "cat", "coffee", "rocket", "galaxies"]
     return datasets.DatasetDict({k: _from_arrays(np.stack(v[0]), np.asarray(v[1]), names) for k, v in splits.items()})
 
 
@@ -522,24 +528,10 @@ def _relabelled(name, per, test, seed, mapping, names, *, invert: bool):
 def texture_target(per: int, test: int, seed: int):
     """64 px crops of scikit-image's brick / grass / gravel photographs; train crops from the left half of each
     image, test crops from the right half, so no pixel is in both."""
-    import datasets
     import skimage.data
 
-    from hfnet.builtin_datasets import dataset_from_arrays as _from_arrays
-
-    rng = np.random.default_rng(seed)
     names = ["brick", "grass", "gravel"]
-    splits = {"train": ([], []), "test": ([], [])}
-    for c, name in enumerate(names):
-        image = getattr(skimage.data, name)()
-        half = image.shape[1] // 2
-        for split, count, x0 in (("train", per, 0), ("test", test, half)):
-            for _ in range(count):
-                r = rng.integers(0, image.shape[0] - 64)
-                col = x0 + rng.integers(0, half - 64)
-                splits[split][0].append(image[r : r + 64, col : col + 64])
-                splits[split][1].append(c)
-    return datasets.DatasetDict({k: _from_arrays(np.stack(v[0]), np.asarray(v[1]), names) for k, v in splits.items()})
+    return _half_crops([getattr(skimage.data, n)() for n in names], names, per, test, np.random.default_rng(seed))
 
 
 def fashion_groups(per: int, test: int, seed: int):
