@@ -75,6 +75,8 @@ def test_table_prints_value_and_rank_params_reported_cache_notes_skips_warnings_
     assert "0.25 (1)" in big and "-1 (1)" in big and "?" in big
     assert "-0.5 (2)" in small and "n/a" in small and "1.50M" in small and "0.750" in small and "hit" in small
     assert "hit" not in big
+    header = next(ln for ln in lines if ln.lstrip().startswith("candidate"))
+    assert header.split() == ["candidate", "logme", "leep", "params", "src", "acc", "cache"]
     assert "downloads" not in text  # no candidate reports downloads: no column
     assert "note: ncti is relative to the candidate set" in lines
     assert "skipped broken: could not load weights" in lines
@@ -85,7 +87,8 @@ def test_table_prints_value_and_rank_params_reported_cache_notes_skips_warnings_
 
 def test_table_shows_downloads_only_when_some_candidate_reports_them():
     text = _result(downloads=True).table()
-    assert "downloads" in text and "1,234" in text
+    header = next(ln for ln in text.splitlines() if ln.lstrip().startswith("candidate"))
+    assert header.split()[-2:] == ["downloads", "cache"] and "1,234" in text
 
 
 def test_table_without_ranked_candidates_keeps_the_skips_and_no_pick():
@@ -114,3 +117,18 @@ def test_recommend_names_the_score_the_value_the_runner_up_and_the_agreeing_scor
     assert pick["score"] == "logme" and pick["candidate"] == "big"
     assert "logme = 0.25" in pick["reason"] and "vs -0.5 for the runner-up small" in pick["reason"]
     assert "1 of the 1 other scores also rank it first" in pick["reason"]
+
+
+def test_recommend_counts_only_the_other_scores_and_explains_the_recommended_rule():
+    r = _result()
+    for c, (rec, nce) in zip(r.ranking.candidates, ((2.0, 0.1), (1.0, 0.2), (None, None))):
+        c.scores |= {"recommended": rec, "nce": nce}
+    r.ranking.metrics = ["recommended", "logme", "leep", "nce"]
+    r.ranking.higher_is_better |= {"recommended": False, "nce": True}
+    r.ranking.recommended_components = ["logme", "leep"]
+    pick = recommend(r.ranking)
+    assert pick["score"] == "recommended" and pick["candidate"] == "big" and pick["value"] == 1.0
+    assert "components used: logme, leep; mean rank 1" in pick["reason"]
+    assert "3 of the 3 other scores also rank it first" in pick["reason"]
+    r.ranking.candidates[1].scores["nce"] = 0.0
+    assert "2 of the 3 other scores" in recommend(r.ranking)["reason"]
