@@ -1,5 +1,6 @@
-"""The recommended rules: v1 (mean of four component ranks, the default) and v2 (their median, by name), against a
-hand computation; deterministic; documented tie rules; both computed over the candidate set by ``finalise``."""
+"""The recommended rules: v3 (the default: mean of the component ranks, the source accuracy only when comparable), v1
+(mean of the four ranks, by name) and v2 (their median, by name), against a hand computation; deterministic;
+documented tie rules; all computed over the candidate set by ``finalise``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import pytest
 
 from hfnet.ranking.metrics import DEFAULT_METRICS, get_metrics
 from hfnet.ranking.ranker import CandidateResult, Ranking, finalise
-from hfnet.ranking.recommended import DEFAULT_RULE, RULE, RULE_BY_METRIC, RULES, recommended_scores
+from hfnet.ranking.recommended import (
+    DEFAULT_RULE,
+    RULE,
+    RULE_BY_METRIC,
+    RULES,
+    comparable_source_accuracy,
+    dataset_key,
+    recommended_scores,
+)
 
 # four candidates a-d; a has the best features but reports no source accuracy (ranks last there)
 COMPONENTS = {
@@ -30,16 +39,16 @@ def test_v1_mean_and_v2_median_of_the_component_ranks_by_hand():
         recommended_scores(COMPONENTS, "max")
 
 
-def _ranking(metrics):
+def _ranking(metrics, datasets=("ImageNet-1k",) * 4):
     """A ranking whose component scores are COMPONENTS (NCTI given as a value: ``finalise`` recomputes it only when
-    it is among the metrics)."""
+    it is among the metrics); candidate i reports its source accuracy on ``datasets[i]``."""
     candidates = [
         CandidateResult(
             name,
             scores={m: COMPONENTS[m][i] for m in ("logme", "leep", "ncti")},
             reported={}
             if COMPONENTS["source_accuracy"][i] is None
-            else {"source_accuracy": COMPONENTS["source_accuracy"][i]},
+            else {"source_accuracy": COMPONENTS["source_accuracy"][i], "source_dataset": datasets[i]},
         )
         for i, name in enumerate("abcd")
     ]
@@ -54,15 +63,59 @@ def _ranking(metrics):
     return finalise(ranking)
 
 
-def test_finalise_computes_both_rules_and_ties_go_to_the_better_logme():
-    ranking = _ranking(["logme", "leep", "recommended", "recommended_v2"])
-    scores = {c.name: (c.scores["recommended"], c.scores["recommended_v2"]) for c in ranking.candidates}
-    assert scores["a"] == pytest.approx((1.75, 1.0)) and scores["b"] == pytest.approx((1.75, 2.0))
-    # v1: a and b tie at 1.75, a has the better LogME; v2: a alone first
-    assert ranking.ranks("recommended") == {"a": 1, "b": 2, "c": 3, "d": 4}
-    assert ranking.ranks("recommended_v2") == {"a": 1, "b": 2, "c": 3, "d": 4}
-    assert set(ranking.set_relative) == {"recommended", "recommended_v2"}
+def test_finalise_computes_every_rule_and_ties_go_to_the_better_logme():
+    ranking = _ranking(["logme", "leep", "recommended", "recommended_v1", "recommended_v2"])
+    scores = {
+        c.name: (c.scores["recommended"], c.scores["recommended_v1"], c.scores["recommended_v2"])
+        for c in ranking.candidates
+    }
+    # one source dataset: v3 uses the source accuracy, so it equals v1
+    assert scores["a"] == pytest.approx((1.75, 1.75, 1.0)) and scores["b"] == pytest.approx((1.75, 1.75, 2.0))
+    assert scores["d"] == pytest.approx((3.5, 3.5, 3.5))
+    # v3 / v1: a and b tie at 1.75, a has the better LogME; v2: a alone first
+    for metric in ("recommended", "recommended_v1", "recommended_v2"):
+        assert ranking.ranks(metric) == {"a": 1, "b": 2, "c": 3, "d": 4}
+    assert set(ranking.set_relative) == {"recommended", "recommended_v1", "recommended_v2"}
     assert ranking.recommended_components == ["logme", "leep", "ncti", "source_accuracy"]
+    assert not any(n.startswith("source accuracy left out") for n in ranking.notes)
+
+
+def test_v3_leaves_out_source_accuracies_reported_on_different_datasets():
+    # b on ImageNet, c and d on MNIST: not one scale
+    ranking = _ranking(
+        ["logme", "leep", "recommended", "recommended_v1"], ("ImageNet", "ImageNet-1k", "MNIST", "mnist")
+    )
+    v3 = {c.name: c.scores["recommended"] for c in ranking.candidates}
+    v1 = {c.name: c.scores["recommended_v1"] for c in ranking.candidates}
+    # v3 = the mean of the logme, leep and ncti ranks: a (1,1,1) b (2,2,2) c (3,3,4) d (4,4,3)
+    assert v3 == pytest.approx({"a": 1.0, "b": 2.0, "c": 10 / 3, "d": 11 / 3})
+    assert v1 == pytest.approx({"a": 1.75, "b": 1.75, "c": 3.0, "d": 3.5})  # v1 uses it whatever its dataset
+    assert ranking.recommended_components == ["logme", "leep", "ncti"]
+    note = (
+        "source accuracy left out of recommended: the candidates report it on different datasets (ImageNet-1k, MNIST)"
+    )
+    assert ranking.notes.count(note) == 1
+    assert not any(n.startswith("source accuracy left out of recommended_v1") for n in ranking.notes)
+    # finalise again (the rank job does, after gathering shards): the note is not repeated
+    assert finalise(ranking).notes.count(note) == 1
+    assert ranking.to_dict()["notes"].count(note) == 1
+
+
+def test_source_datasets_compare_without_case_or_punctuation():
+    assert dataset_key("ImageNet-1k") == dataset_key("imagenet 1K") == "imagenet1k"
+    assert dataset_key("ImageNet") != dataset_key("ImageNet-21k")
+    assert dataset_key(None) is None and dataset_key(" - ") is None
+    same = [
+        {"source_accuracy": 0.8, "source_dataset": "ImageNet-1k"},
+        {"source_accuracy": 0.7, "source_dataset": "imagenet_1k"},
+    ]
+    assert comparable_source_accuracy([*same, {}]) == (True, None)  # a candidate reporting nothing does not count
+    assert comparable_source_accuracy([{}, {"source_dataset": "MNIST"}]) == (True, None)  # a name without a value
+    ok, why = comparable_source_accuracy([*same, {"source_accuracy": 0.9}])
+    assert not ok and why == "1 of the 3 candidates reporting one name no source dataset"
+    ok, why = comparable_source_accuracy([*same, {"source_accuracy": 0.9, "source_dataset": "CIFAR-10"}])
+    assert not ok and why == "the candidates report it on different datasets (CIFAR-10, ImageNet-1k)"
+    assert comparable_source_accuracy([]) == (True, None)
 
 
 def test_v2_ties_go_to_the_better_logme():
@@ -81,13 +134,19 @@ def test_v2_ties_go_to_the_better_logme():
     assert ranking.ranks("recommended_v2") == {"b": 1, "a": 2, "c": 3}
 
 
-def test_the_default_is_the_pre_registered_v1_and_v2_is_by_name():
-    assert DEFAULT_RULE == "v1" and RULE == RULES["v1"].text
-    assert RULE_BY_METRIC["recommended"] is RULES["v1"] and RULES["v1"].aggregate == "mean"
-    assert RULES["v1"].commit == "0a4da7d"
+def test_the_default_is_v3_and_v1_v2_are_by_name():
+    assert DEFAULT_RULE == "v3" and RULE == RULES["v3"].text
+    assert RULE_BY_METRIC["recommended"] is RULES["v3"] and RULES["v3"].aggregate == "mean"
+    assert RULES["v3"].same_source_dataset and not RULES["v1"].same_source_dataset
+    assert not RULES["v2"].same_source_dataset
+    assert RULES["v1"].commit == "0a4da7d" and RULES["v2"].commit == "81251c6"
+    assert RULE_BY_METRIC["recommended_v1"] is RULES["v1"]
     assert RULE_BY_METRIC["recommended_v2"].aggregate == "median" and "median" in RULES["v2"].text
-    assert "recommended" in DEFAULT_METRICS and "recommended_v2" not in DEFAULT_METRICS
-    names = [m.name for m in get_metrics(["recommended_v2"])]
-    assert names == ["logme", "leep", "ncti", "recommended_v2"]  # its components are computed first
+    assert "recommended" in DEFAULT_METRICS
+    assert "recommended_v1" not in DEFAULT_METRICS and "recommended_v2" not in DEFAULT_METRICS
+    for by_name in ("recommended_v1", "recommended_v2"):
+        names = [m.name for m in get_metrics([by_name])]
+        assert names == ["logme", "leep", "ncti", by_name]  # its components are computed first
     for rule in RULES.values():
         assert all(c in rule.text for c in ("logme", "leep", "ncti", "source accuracy", "ties to logme"))
+    assert "same source dataset" in RULES["v3"].text

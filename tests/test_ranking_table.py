@@ -79,13 +79,27 @@ def test_reported_accuracy_is_read_from_the_card_and_blank_without_one(tmp_path,
         target,
         names=["a", "b"],
         metrics=["recommended"],
-        reported={"a": {"source_accuracy": 0.7, "downloads": 12}},
+        reported={"a": {"source_accuracy": 0.7, "source_dataset": "ImageNet-1k", "downloads": 12}},
         progress=False,
     )
     rows = {r["candidate"]: r for r in ranking.rows()}
     assert rows["a"]["source_accuracy"] == 0.7 and rows["a"]["downloads"] == 12
     assert rows["b"]["source_accuracy"] is None and rows["b"]["downloads"] is None
-    assert ranking.recommended_components[-1] == "source_accuracy"
+    assert ranking.recommended_components[-1] == "source_accuracy"  # one dataset named: comparable
+    assert not any(n.startswith("source accuracy left out") for n in ranking.notes)
+    # an accuracy that names no dataset cannot be compared with another: left out of recommended, said in the notes
+    unnamed = rank_models(
+        two_models,
+        target,
+        names=["a", "b"],
+        metrics=["recommended"],
+        reported={"a": {"source_accuracy": 0.7}, "b": {"source_accuracy": 0.6, "source_dataset": "ImageNet-1k"}},
+        progress=False,
+    )
+    assert "source_accuracy" not in unnamed.recommended_components
+    assert "source accuracy left out of recommended: 1 of the 2 candidates reporting one name no source dataset" in (
+        unnamed.notes
+    )
 
 
 def test_cache_files_follow_the_umask(tmp_path):

@@ -153,8 +153,18 @@ METRICS: dict[str, Metric] = {
             _set_relative,
             False,
             False,
-            "hfnet's pre-registered mean rank of logme, leep, ncti and the reported source accuracy",
+            "hfnet's pre-registered mean rank of logme, leep, ncti and the reported source accuracy (when every "
+            "candidate reports it on one dataset)",
             set_relative=True,
+        ),
+        Metric(
+            "recommended_v1",
+            _set_relative,
+            False,
+            False,
+            "hfnet's first pre-registered rule: the same four ranks, the source accuracy whatever its dataset; by name",
+            set_relative=True,
+            default=False,
         ),
         Metric(
             "recommended_v2",

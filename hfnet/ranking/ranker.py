@@ -139,6 +139,7 @@ class Ranking:
 TIE_BREAK = {metric: rule.tie_break for metric, rule in RULE_BY_METRIC.items()}
 # what a candidate says about itself (its card and config, or the Hub search), shown in their own columns
 REPORTED = ("source_accuracy", "source_dataset", "downloads")
+SOURCE_ACCURACY_NOTE = "source accuracy left out of"
 SET_RELATIVE_NOTE = (
     "{names} are computed over the candidate set ranked together: adding or removing a candidate changes every value"
 )
@@ -153,7 +154,7 @@ def finalise(ranking: Ranking) -> Ranking:
     """
     from hfnet.ranking.etran import reference_etran
     from hfnet.ranking.ncti import ncti
-    from hfnet.ranking.recommended import recommended_scores
+    from hfnet.ranking.recommended import comparable_source_accuracy, recommended_scores
 
     ranked = ranking.ranked
     relative = [m for m in ranking.metrics if m in METRICS and METRICS[m].set_relative]
@@ -166,12 +167,17 @@ def finalise(ranking: Ranking) -> Ranking:
         by_candidate = dict(zip(map(id, have), values))
         for c in ranked:
             c.scores["etran_reference"] = by_candidate.get(id(c))
+    comparable, why = comparable_source_accuracy([c.reported for c in ranked])
+    ranking.notes = [n for n in ranking.notes if not n.startswith(SOURCE_ACCURACY_NOTE)]
     for metric in (m for m in ranking.metrics if m in RULE_BY_METRIC):
         rule = RULE_BY_METRIC[metric]
         values = {
             name: [c.reported.get(name) if name == "source_accuracy" else c.scores.get(name) for c in ranked]
             for name in rule.components
+            if name != "source_accuracy" or comparable or not rule.same_source_dataset
         }
+        if "source_accuracy" in rule.components and "source_accuracy" not in values:
+            ranking.notes.append(f"{SOURCE_ACCURACY_NOTE} {metric}: {why}")
         scores, used = recommended_scores(values, rule.aggregate)
         for c, value in zip(ranked, scores):
             c.scores[metric] = value
