@@ -139,7 +139,7 @@ def test_the_default_is_v3_and_v1_v2_are_by_name():
     assert RULE_BY_METRIC["recommended"] is RULES["v3"] and RULES["v3"].aggregate == "mean"
     assert RULES["v3"].same_source_dataset and not RULES["v1"].same_source_dataset
     assert not RULES["v2"].same_source_dataset
-    assert RULES["v1"].commit == "0a4da7d" and RULES["v2"].commit == "81251c6"
+    assert RULES["v1"].commit == "0a4da7d" and RULES["v2"].commit == "81251c6" and RULES["v3"].commit == "dda3c1d"
     assert RULE_BY_METRIC["recommended_v1"] is RULES["v1"]
     assert RULE_BY_METRIC["recommended_v2"].aggregate == "median" and "median" in RULES["v2"].text
     assert "recommended" in DEFAULT_METRICS

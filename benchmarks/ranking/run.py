@@ -83,7 +83,7 @@ HELD_OUT_SEEDS = (0, 1, 2, 3, 4)
 # the large-N setting: 1000 scored / fine-tuned images, 1 epoch (about the optimiser steps of 200 images x 4 epochs)
 LARGE_N = 1000
 SMALL_N = 200
-RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6", "v3": "PENDING"}
+RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6", "v3": "dda3c1d"}
 GROUND_TRUTH_COMMIT = "38e6901"  # the enlarged held-out ground truth, pre-registered before any of its accuracies
 HELD_OUT_V3_COMMIT = "51796b1"  # HELD_OUT_V3 and the rule they judged fixed, before any score or accuracy on them
 HELD_OUT_V4_COMMIT = RULE_COMMITS["v3"]  # HELD_OUT_TARGETS fixed with v3, before any score or accuracy on them

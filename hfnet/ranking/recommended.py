@@ -5,7 +5,7 @@ Three rules (``RULES``; the same words in the README). ``recommended`` is ``v3``
 ``recommended_v1`` and ``recommended_v2`` are computed by name only.
 
 ``v3`` (pre-registered, with the fourth held-out set of the benchmark, in ``benchmarks/ranking/variants_protocol.txt``,
-fourth part; README names the commit):
+fourth part, at commit dda3c1d):
 
     For each of the components LogME (evidence of a linear model on the features), LEEP (how the source head's
     predictions transfer to the target labels), NCTI (distance to neural collapse) and the source accuracy the
@@ -69,7 +69,7 @@ RULES = {
         _COMPONENTS,
         "mean",
         "logme",
-        None,  # the commit that fixed it: README (ranking) and benchmarks/ranking/run.py RULE_COMMITS
+        "dda3c1d",
         "mean of the candidate's ranks under logme, leep, ncti and its reported source accuracy, the source accuracy "
         "only when every candidate reporting one names the same source dataset "
         f"({_MISSING}; lower = better, ties to logme)",
