@@ -974,6 +974,39 @@ def noise_markdown(result: dict, rows: list[str]) -> list[str]:
     return lines
 
 
+def rules_markdown(result: dict) -> list[str]:
+    """Each rule on every held-out target defined after its commit (the fairest test each has had)."""
+    table = rules_held_out(result)
+    if not table:
+        return []
+    lines = [
+        "",
+        "## Each recommended rule on every held-out target defined after its commit",
+        "",
+        f"v1 was committed in {RULE_COMMITS['v1']}, before all four held-out sets; v2 in {RULE_COMMITS['v2']}, "
+        f"before the last three; v3 in {RULE_COMMITS['v3']}, before the last one. Mean tau / weighted tau / mean "
+        "regret (worst regret), and the number of targets whose pick is more than 0.02 below the best; the single "
+        "scores on the same targets beside it.",
+        "",
+        "| rule | held-out sets (targets) | rule | " + " | ".join(RULE_COMPARED) + " |",
+        "|---|---|---|" + "---|" * len(RULE_COMPARED),
+    ]
+    for entry in table:
+        cells = []
+        for m in (entry["rule"], *RULE_COMPARED):
+            a = entry["scores"].get(m)
+            cells.append(
+                "n/a"
+                if a is None
+                else f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
+                f"({fmt(a['max_regret'], 3)}), {a['over_limit']} over 0.02"
+            )
+        lines.append(
+            f"| {entry['rule']} | {', '.join(entry['sets'])} ({len(entry['targets'])}) | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
 def write_markdown(out: Path, result: dict) -> None:
     metrics = result["metrics"]
     rows = [*metrics, *result["baselines"]]
@@ -1026,6 +1059,7 @@ def write_markdown(out: Path, result: dict) -> None:
             f"{fmt(rec.get('max_regret'), 3)} ({'within' if (rec.get('max_regret') or 0) <= 0.02 else 'OVER'} "
             "the 0.02 limit).",
         ]
+    lines += rules_markdown(result)
     lines += noise_markdown(result, rows)
     lines += [
         "",
@@ -1169,6 +1203,32 @@ def averages(corr: dict, groups: dict, rows: list[str]) -> dict:
     return average
 
 
+# each recommended rule and the held-out sets defined after it was committed (so none of them shaped it)
+RULE_HELD_OUT = {
+    "recommended_v1": ("held_out_v1", "held_out_v2", "held_out_v3", "held_out"),  # v1: 0a4da7d
+    "recommended_v2": ("held_out_v2", "held_out_v3", "held_out"),  # v2: 81251c6
+    "recommended": ("held_out",),  # v3: dda3c1d
+}
+RULE_COMPARED = ("logme", "ncti", "knn", "nleep", "leep")
+
+
+def rules_held_out(result: dict) -> list[dict]:
+    """Each recommended rule over every held-out target defined after its commit, beside the single scores on the
+    same targets: mean tau / weighted tau / regret, worst regret, and how many picks were more than 0.02 below."""
+    out = []
+    for rule, sets in RULE_HELD_OUT.items():
+        targets = [t for g in sets for t in result["groups"].get(g, [])]
+        if rule not in result["metrics"] or not targets:
+            continue
+        rows = {}
+        for m in (rule, *(m for m in RULE_COMPARED if m in result["metrics"])):
+            a = averages(result["correlations"], {"x": targets}, [m])["x"][m]
+            a["over_limit"] = sum((result["correlations"][t][m]["top1_regret"] or 0) > 0.02 for t in targets)
+            rows[m] = a
+        out.append({"rule": rule, "sets": list(sets), "targets": targets, "scores": rows})
+    return out
+
+
 # picks judged against the noise of the enlarged held-out ground truth
 NOISE_PICKS = ("recommended", "recommended_v1", "recommended_v2", "logme")
 
@@ -1252,9 +1312,10 @@ def render(out: Path) -> None:
     """Rewrite results.md / the plots from results.json (folding in sharded.json when present)."""
     result = json.loads((out / "results.json").read_text())
     result["average"] = averages(result["correlations"], result["groups"], [*result["metrics"], *result["baselines"]])
+    result["rules_held_out"] = rules_held_out(result)
     if (out / "sharded.json").is_file():
         result["sharded"] = json.loads((out / "sharded.json").read_text())
-        (out / "results.json").write_text(json.dumps(result, indent=2))
+    (out / "results.json").write_text(json.dumps(result, indent=2))
     write_markdown(out, result)
     plot(out, result)
 
@@ -1503,6 +1564,7 @@ def main() -> None:
         "average": average,
         "cost": cost,
     }
+    result["rules_held_out"] = rules_held_out(result)
     sharded = out / "sharded.json"
     if sharded.is_file():
         result["sharded"] = json.loads(sharded.read_text())
