@@ -35,6 +35,7 @@ def test_v1_mean_and_v2_median_of_the_component_ranks_by_hand():
     median, _ = recommended_scores(COMPONENTS, "median")
     assert median == pytest.approx([1.0, 2.0, 3.0, 3.5])  # four components: the mean of the two middle ranks
     assert recommended_scores(COMPONENTS, "median") == (median, used)  # deterministic
+    assert recommended_scores(COMPONENTS) == (mean, used)  # the mean by default
     with pytest.raises(ValueError, match="aggregate"):
         recommended_scores(COMPONENTS, "max")
 
