@@ -22,7 +22,13 @@ def _class_mean_rows(f: np.ndarray, y: np.ndarray) -> np.ndarray:
     return means[y] - f.mean(axis=0, keepdims=True)
 
 
-def h_score(features: np.ndarray, labels: np.ndarray, *, rtol: float = RTOL) -> float:
+def h_score(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rtol: float = RTOL,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """``tr(cov(f)^+ cov(E[f | y]))`` (higher = more transferable).
 
     The between-class covariance of the penultimate features (each sample replaced by its class mean) measured in
@@ -39,11 +45,13 @@ def h_score(features: np.ndarray, labels: np.ndarray, *, rtol: float = RTOL) -> 
         features: ``[N, D]`` penultimate features of the candidate on the target images.
         labels: ``[N]`` target class indices.
         rtol: eigenvalues of the feature covariance below ``rtol`` times the largest count as zero.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the caller has
+            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
     """
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))
     centred = f - f.mean(axis=0, keepdims=True)
-    sigma, u = left_spectrum(centred, rtol=rtol)
+    sigma, u = spectrum if spectrum is not None else left_spectrum(centred, rtol=rtol)
     # cov_f = V diag(sigma) V^T / (N-1), cov_g = G^T G / (N-1) and v_j = F^T u_j / sqrt(sigma_j), so
     # tr(cov_f^+ cov_g) = sum_j |G v_j|^2 / sigma_j = sum_j |G F^T u_j|^2 / sigma_j^2
     projected = _class_mean_rows(f, y) @ (centred.T @ u)
@@ -66,7 +74,13 @@ def ledoit_wolf_shrinkage(centred: np.ndarray) -> float:
     return 0.0 if beta == 0 else float(beta / delta)
 
 
-def shrinkage_h_score(features: np.ndarray, labels: np.ndarray, *, rtol: float = RTOL) -> float:
+def shrinkage_h_score(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rtol: float = RTOL,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """``tr(cov_alpha(f)^-1 (1 - alpha) cov(E[f | y]))``: H-score with the Ledoit-Wolf covariance (higher = better).
 
     Ibrahim et al. show the plain H-score is unstable when D approaches or exceeds N (its covariance estimate is
@@ -80,13 +94,15 @@ def shrinkage_h_score(features: np.ndarray, labels: np.ndarray, *, rtol: float =
         features: ``[N, D]`` penultimate features.
         labels: ``[N]`` target class indices.
         rtol: relative threshold below which a direction of the features counts as empty.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the caller has
+            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
     """
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))
     n, d = f.shape
     centred = f - f.mean(axis=0, keepdims=True)
     alpha = ledoit_wolf_shrinkage(centred)
-    sigma, u = left_spectrum(centred, rtol=rtol)
+    sigma, u = spectrum if spectrum is not None else left_spectrum(centred, rtol=rtol)
     mu = float(np.sum(centred**2)) / n / d
     v = (centred.T @ u) / np.sqrt(sigma)  # eigenvectors of S, eigenvalues sigma / n
     projected = _class_mean_rows(f, y) @ v

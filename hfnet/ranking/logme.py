@@ -124,6 +124,7 @@ def logme(
     tol: float = 1e-6,
     reference: bool = False,
     scale_invariant: bool | None = None,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """Mean over target classes of the maximum log evidence per sample of a one-vs-rest Bayesian linear model.
 
@@ -151,6 +152,8 @@ def logme(
         scale_invariant: divide the features by their root-mean-square row norm first (:func:`unit_scale`), so
             the reference's 1e-5 constants act at one scale and the score does not change when the features are
             scaled. Default: True, except with ``reference=True`` (the reference uses the raw features).
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, as the score uses them (at unit RMS row norm unless ``scale_invariant=False``), when the caller has
+            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
     """
     f = as_features(features)
     if scale_invariant is None:
@@ -159,7 +162,7 @@ def logme(
         f = unit_scale(f)
     y = dense_labels(as_labels(labels, f.shape[0]))
     n, d = f.shape
-    sigma, u = left_spectrum(f)
+    sigma, u = spectrum if spectrum is not None else left_spectrum(f)
     rank = None
     if reference:
         max_iter, tol = REFERENCE_MAX_ITER, REFERENCE_TOL

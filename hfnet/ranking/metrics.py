@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hfnet.errors import HfnetError
+from hfnet.ranking._linalg import left_spectrum
+from hfnet.ranking._validate import as_features
 from hfnet.ranking.emd import word_vector_emd, word_vector_emd_mean
 from hfnet.ranking.etran import energy_score, etran, lda_posteriors, lda_score
 from hfnet.ranking.hscore import REFERENCE_RTOL, h_score, shrinkage_h_score
 from hfnet.ranking.knn import knn_accuracy
 from hfnet.ranking.leep import leep
-from hfnet.ranking.logme import logme
+from hfnet.ranking.logme import logme, unit_scale
 from hfnet.ranking.nce import nce
 from hfnet.ranking.ncti import ncti_terms
 from hfnet.ranking.nleep import nleep
@@ -45,6 +47,21 @@ class ScoreInputs:
     labels: np.ndarray
     distances: np.ndarray | None = None
     shared: dict = field(default_factory=dict)
+
+    def spectrum(self, of: str) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`left_spectrum` of the features, computed once per candidate: ``"centred"`` (H-score, its shrinkage
+        form, PARC's PCA) or ``"unit"``, at unit RMS row norm (LogME, the semantic score)."""
+        key = f"spectrum/{of}"
+        if key not in self.shared:
+            f = as_features(self.features)
+            if of == "centred":
+                f = f - f.mean(axis=0, keepdims=True)
+            elif of == "unit":
+                f = unit_scale(f)
+            else:
+                raise ValueError(f"spectrum of 'centred' or 'unit' features, not {of!r}")
+            self.shared[key] = left_spectrum(f)
+        return self.shared[key]
 
     def lda(self) -> tuple[np.ndarray, float]:
         """The shrinkage LDA posteriors on the centred features, fitted once for SFDA and ETran."""
@@ -90,15 +107,27 @@ METRICS: dict[str, Metric] = {
         Metric("emd_mean", _needs_distances(word_vector_emd_mean), False, True, "EMD divided by N"),
         Metric("leep", lambda s: leep(s.probs, s.labels), True, False, "LEEP (Nguyen et al. 2020)"),
         Metric("nce", lambda s: nce(s.probs, s.labels), True, False, "NCE (Tran et al. 2019)"),
-        Metric("hscore", lambda s: h_score(s.features, s.labels), True, False, "H-score (Bao et al. 2019)"),
+        Metric(
+            "hscore",
+            lambda s: h_score(s.features, s.labels, spectrum=s.spectrum("centred")),
+            True,
+            False,
+            "H-score (Bao et al. 2019)",
+        ),
         Metric(
             "hscore_shrinkage",
-            lambda s: shrinkage_h_score(s.features, s.labels),
+            lambda s: shrinkage_h_score(s.features, s.labels, spectrum=s.spectrum("centred")),
             True,
             False,
             "Ledoit-Wolf shrinkage H-score (Ibrahim et al. 2023)",
         ),
-        Metric("logme", lambda s: logme(s.features, s.labels), True, False, "LogME (You et al. 2021)"),
+        Metric(
+            "logme",
+            lambda s: logme(s.features, s.labels, spectrum=s.spectrum("unit")),
+            True,
+            False,
+            "LogME (You et al. 2021)",
+        ),
         Metric(
             "nleep",
             lambda s: nleep(s.features, s.labels),
@@ -108,7 +137,13 @@ METRICS: dict[str, Metric] = {
             default=False,
         ),
         Metric("sfda", lambda s: sfda(s.features, s.labels, first=s.lda()), True, False, "SFDA (Shao et al. 2022)"),
-        Metric("parc", lambda s: parc(s.features, s.labels), True, False, "PARC (Bolya et al. 2021)"),
+        Metric(
+            "parc",
+            lambda s: parc(s.features, s.labels, spectrum=s.spectrum("centred")),
+            True,
+            False,
+            "PARC (Bolya et al. 2021)",
+        ),
         Metric(
             "ncti",
             _set_relative,
@@ -179,7 +214,7 @@ METRICS: dict[str, Metric] = {
         Metric("knn", lambda s: knn_accuracy(s.features, s.labels), True, False, "leave-one-out k-NN (Sorkhei 2025)"),
         Metric(
             "sem_logme",
-            lambda s: float(semantic_logme(s.features, s.probs, s.labels, s.distances)),
+            lambda s: float(semantic_logme(s.features, s.probs, s.labels, s.distances, spectrum=s.spectrum("unit"))),
             True,
             False,
             "LogME + class-name semantic evidence (hfnet)",

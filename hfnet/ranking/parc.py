@@ -10,7 +10,7 @@ from hfnet.ranking._linalg import left_spectrum, right_vectors
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 
-def pca(f: np.ndarray, dims: int) -> np.ndarray:
+def pca(f: np.ndarray, dims: int, spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``[N, k]`` principal-component scores of ``f``, ``k <= dims`` the components with variance.
 
     Signs are fixed (the largest-magnitude loading of each component positive, a property of the features, not of
@@ -20,7 +20,8 @@ def pca(f: np.ndarray, dims: int) -> np.ndarray:
     smaller Gram matrix (a thin SVD of 400 x 1280 features took 2 s; this takes a few hundredths).
     """
     centred = f - f.mean(axis=0, keepdims=True)
-    sigma, u = left_spectrum(centred)  # squared singular values (ascending), through the smaller Gram matrix
+    # squared singular values (ascending), through the smaller Gram matrix (or the caller's, of the same centred f)
+    sigma, u = spectrum if spectrum is not None else left_spectrum(centred)
     keep = np.argsort(sigma)[::-1][:dims]
     sigma, u = sigma[keep], u[:, keep]
     v = right_vectors(centred, sigma, u)  # [D, k] loadings
@@ -28,7 +29,13 @@ def pca(f: np.ndarray, dims: int) -> np.ndarray:
     return u * (np.sqrt(sigma) * signs)
 
 
-def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> float:
+def parc(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    dims: int | None = 32,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """Spearman correlation (x100) between the dissimilarity matrices of the features and of the one-hot labels.
 
     ``1 - corrcoef`` between samples of the (PCA-reduced, then standardised) features, against ``1 - corrcoef``
@@ -41,6 +48,8 @@ def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> 
         features: ``[N, D]`` penultimate features.
         labels: ``[N]`` target class indices.
         dims: PCA dimensions at most (fewer when the centred features have lower rank), or None.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, when the caller has
+            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
     """
     from scipy.stats import spearmanr
 
@@ -50,7 +59,7 @@ def parc(features: np.ndarray, labels: np.ndarray, *, dims: int | None = 32) -> 
     if n < 3:
         raise HfnetError("PARC needs at least three samples")
     if dims is not None and dims < f.shape[1]:
-        f = pca(f, dims)
+        f = pca(f, dims, spectrum)
         if f.shape[1] == 0:
             raise HfnetError("PARC: the features do not vary over the samples")
     std = f.std(axis=0)

@@ -76,6 +76,7 @@ def semantic_logme(
     max_iter: int = 100,
     tol: float = 1e-6,
     return_weights: bool = False,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float | tuple[float, np.ndarray]:
     """LogME whose linear model may also use the semantic prediction of each class (higher = more transferable).
 
@@ -93,6 +94,8 @@ def semantic_logme(
         max_iter: outer alternations (and MacKay updates per alternation) at most.
         tol: relative tolerance on alpha / beta and on lambda.
         return_weights: also return the lambda_c of every class present.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, at unit RMS row norm (:func:`~hfnet.ranking.logme.unit_scale`), when the caller has
+            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
     """
     f = unit_scale(as_features(features))  # as LogME's default: invariant to the scale of the features
     n, d = f.shape
@@ -104,7 +107,7 @@ def semantic_logme(
         if s_all.shape[0] != n:
             raise HfnetError(f"probs has {s_all.shape[0]} rows for {n} feature rows")
         y = as_labels(labels, n, s_all.shape[1])
-    sigma, u = left_spectrum(f)
+    sigma, u = spectrum if spectrum is not None else left_spectrum(f)
     evidences, weights = [], []
     for c in np.unique(y):
         target = (y == c).astype(np.float64)
