@@ -44,9 +44,9 @@ def _args(**kw) -> DistillationConfig:
     return DistillationConfig(**{"output_dir": "/tmp/unused", "alpha": 0.7, "report_to": [], **kw})
 
 
-def _transfer(n: int = 2) -> TransferSet:
+def _transfer(n: int = 2, split: str = "train") -> TransferSet:
     images = datasets.Dataset.from_dict({"image": [None] * n})
-    return TransferSet(images=images, name="fashion_mnist", split="train", removed={"train": 1, "eval": 0}, pool=10)
+    return TransferSet(images=images, name="fashion_mnist", split=split, removed={"train": 1, "eval": 0}, pool=10)
 
 
 def _params(model) -> float:
@@ -109,11 +109,11 @@ class _Recorder:
         return SimpleNamespace(state=SimpleNamespace(log_history=[{"loss": 2.0, "step": 1}]))
 
 
-def _stage(models, save, args, monkeypatch, *, write=False, eval_dataset=None, transfer=None, **card_kwargs):
+def _stage(models, save, args, monkeypatch, *, i=2, write=False, eval_dataset=None, transfer=None, **card_kwargs):
     distill = _Recorder(write)
     monkeypatch.setattr(chain, "distill", distill)
     names = ["teacher", "ta", "student"]
-    result = _run_stage(2, models, names, "x:y", "TRAIN", eval_dataset, args, save, True, card_kwargs, transfer)
+    result = _run_stage(i, models, names, "x:y", "TRAIN", eval_dataset, args, save, True, card_kwargs, transfer)
     return result, distill.calls
 
 
@@ -129,7 +129,7 @@ def test_an_unsaved_stage_distills_the_previous_model_and_measures_the_student(m
     args = _args(output_dir=str(tmp_path / "trainer"))
     with caplog.at_level(logging.INFO, logger=chain.__name__):
         result, calls = _stage(models, SaveOptions(), args, monkeypatch, eval_dataset="EVAL", transfer=_transfer(3))
-    assert "stage 2/2: ta -> student" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["stage 2/2: ta -> student"]
     (call,) = calls
     assert call["student"] is student and call["teacher"] is assistant and call["train"] == "TRAIN"
     assert call["eval_dataset"] == "EVAL" and call["train_augment"] is True and len(call["unlabeled"]) == 3
@@ -182,16 +182,30 @@ def test_a_saved_stage_goes_through_finish_with_its_card_and_is_recorded_as_hfne
         )
     other = tmp_path / "other"
     _stage(models, SaveOptions(str(other)), _args(output_dir=str(tmp_path / "t")), monkeypatch, write=True, **kwargs)
-    assert _io.hfnet_written(other) == {"student", _io.MANIFEST}  # the Trainer's folder is elsewhere
+    assert _io._read_manifest(other) == {"student"}  # the Trainer's folder is elsewhere, though it exists
+    finished.clear()
+    middle = tmp_path / "middle"
+    _stage(models, SaveOptions(str(middle)), _args(output_dir=str(middle)), monkeypatch, i=1, **kwargs)
+    card = finished[-1]["card"]  # an assistant's card: the chain up to it, and the assistant as the student
+    assert card.details.startswith("Distillation chain: teacher -> ta.") and len(card.config["chain"]) == 2
+    assert _io._read_manifest(middle) == {"ta"}  # its Trainer folder was left empty and removed
 
 
-def test_a_given_transfer_set_is_checked_against_every_model_and_named_in_args(models, monkeypatch):
+def test_a_stage_saved_by_another_process_keeps_empty_metrics(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(chain, "finish", lambda *a, **kw: None)  # not the main process: no card is rendered
+    result, _ = _stage(models, SaveOptions(str(tmp_path / "out")), _args(output_dir=str(tmp_path)), monkeypatch)
+    assert result.metrics == {} and result.output_dir == tmp_path / "out" / "student"
+
+
+def test_a_given_transfer_set_is_checked_against_every_model_and_named_in_args(models, monkeypatch, caplog):
     checked = []
     monkeypatch.setattr(chain, "check_transfer_images", lambda images, prep: checked.append((images, prep)))
-    transfer = _transfer(4)
-    args, resolved = _resolve_transfer_set(_args(), transfer, models, ["t", "a", "s"], "TRAIN", "EVAL")
+    transfer = _transfer(4, split="validation")
+    with caplog.at_level(logging.INFO, logger=chain.__name__):
+        args, resolved = _resolve_transfer_set(_args(), transfer, models, ["t", "a", "s"], "TRAIN", "EVAL")
+    assert [r.getMessage() for r in caplog.records] == [f"transfer set: {transfer.describe()}"]
     assert resolved is transfer
-    assert (args.unlabeled_dataset, args.unlabeled_split, args.unlabeled_samples) == ("fashion_mnist", "train", 4)
+    assert (args.unlabeled_dataset, args.unlabeled_split, args.unlabeled_samples) == ("fashion_mnist", "validation", 4)
     assert checked == [(transfer.images, {n: m.preprocessing for n, m in zip(["t", "a", "s"], models)})]
     named = _args(unlabeled_dataset="mine", unlabeled_samples=9)
     args, _ = _resolve_transfer_set(named, transfer, models, ["t", "a", "s"], "TRAIN", "EVAL")
@@ -216,7 +230,7 @@ def test_the_transfer_set_args_name_is_loaded_without_the_training_and_evaluatio
     expected = dict(samples=7, image_column="img", seed=3, exclude={"train": "TRAIN", "eval": "EVAL"})
     assert loaded == [("digits", "test", expected)]
     resolved_args, transfer = _resolve_transfer_set(args, None, models, ["t", "a", "s"], "TRAIN", "EVAL")
-    assert len(transfer.images) == 5 and resolved_args is args and len(loaded) == 2
+    assert len(transfer.images) == 5 and resolved_args is args and loaded == [("digits", "test", expected)] * 2
 
 
 def test_the_chain_checks_names_and_hints_before_any_training(models):
@@ -226,7 +240,7 @@ def test_the_chain_checks_names_and_hints_before_any_training(models):
         ["teacher", "student"], ["resnet.embedder:resnet.embedder"],
     )  # fmt: skip
     assert _check_chain(models, _args(), ["t", "a", "s"], (None, None)) == (["t", "a", "s"], [None, None])
-    with pytest.raises(HfnetError, match="a distillation chain needs a teacher and a student"):
+    with pytest.raises(HfnetError, match="^a distillation chain needs a teacher and a student$"):
         _check_chain(models[:1], _args(), None, None)
     with pytest.raises(HfnetError, match="^2 names for 3 models$"):
         _check_chain(models, _args(), ["t", "s"], None)
@@ -239,3 +253,13 @@ def test_the_chain_checks_names_and_hints_before_any_training(models):
     other = tiny_resnet(["x", "y", "z"], embedding_size=4, hidden_sizes=(4, 8), depths=(1, 1), seed=2)
     with pytest.raises(HfnetError):
         _check_chain([*models, other], _args(), None, None)
+    with pytest.raises(HfnetError):
+        _check_chain([models[0], other], _args(), None, None)
+
+
+def test_each_hint_layer_is_looked_up_in_its_own_stages_student_and_teacher(models):
+    teacher, _, student = models
+    deep = tiny_resnet(["a", "b", "c"], embedding_size=4, hidden_sizes=(4, 8), depths=(2, 1), seed=3)
+    hint = "resnet.encoder.stages.0.layers.0:resnet.encoder.stages.0.layers.1"  # the second layer: only in ``deep``
+    assert _check_chain([deep, student], _args(), None, [hint])[1] == [hint]
+    assert _check_chain([deep, teacher, student], _args(), None, [hint, None])[1] == [hint, None]
