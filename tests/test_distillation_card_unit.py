@@ -7,6 +7,7 @@ import dataclasses
 import datasets
 import pytest
 
+from hfnet.cards import display_name
 from hfnet.distillation.chain import StageResult, _card, _details, _lineage
 from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import TransferSet
@@ -104,3 +105,29 @@ def test_details_describe_the_loss_and_each_option_that_changes_it():
     assert hint.endswith(", after a FitNets hint stage.")
     transfer = _details(["t", "s"], _args(), _transfer())
     assert f"\n\nTransfer set: {_transfer().describe()}, appended" in transfer and "label -100" in transfer
+
+
+def test_card_tags_the_method_tells_the_transfer_set_and_without_models_records_the_stage_names(models):
+    student = models[-1]
+    result = StageResult(name="student", teacher_name="teacher", model=student, metrics={"accuracy": 0.5})
+    info = _card(result, ["teacher", "student"], _args(), "digits", transfer=_transfer())
+    assert info.tags == ["distillation", "knowledge-distillation"]
+    assert info.details == _details(["teacher", "student"], _args(), _transfer())
+    assert info.details.endswith(
+        "trained on the soft term only (alpha 1, no hard term); the evaluation never used them."
+    )
+    assert info.config["chain"] == ["teacher", "student"]  # no models given: the stage names
+    assert info.parents == [] and "`teacher`" in info.summary
+
+
+def test_card_base_model_is_the_students_hub_id_and_a_two_model_chain_names_the_teacher_by_its_source(models):
+    teacher, _, student = models
+    student.hub_id, student.source = "org/student-init", "org/student-init"
+    try:
+        result = StageResult(name="student", teacher_name="teacher", model=student)
+        info = _card(result, ["teacher", "student"], _args(), "digits", chain_models=[teacher, student])
+        assert info.base_model == "org/student-init"
+        assert info.parents == [("teacher", "org/teacher-model"), ("student initialised from", "org/student-init")]
+        assert display_name("org/teacher-model") in info.summary and "`teacher`" not in info.summary
+    finally:
+        student.hub_id, student.source = None, None

@@ -95,11 +95,31 @@ def distill_student(
     import torch
 
     from hfnet.distillation.chain import distill_chain
-    from hfnet.distillation.config import DistillationConfig
     from hfnet.zoo import tiny_resnet
 
     student = tiny_resnet(names, image_size=size, seed=seed + 7, **STUDENT)
-    config = DistillationConfig(
+    config = _kd_config(out, seed=seed, epochs=epochs, max_steps=max_steps)
+    with torch.random.fork_rng():
+        (result,) = distill_chain(
+            [teacher, student],
+            train,
+            config,
+            names=[teacher_name, "student"],
+            eval_dataset=test,
+            output_dir=save_dir,
+            dataset_name=dataset_name,
+            overwrite=overwrite,
+            transfer_set=transfer,
+        )
+    return result
+
+
+def _kd_config(out: Path, *, seed: int, epochs: float, max_steps: int):
+    """The distilled student's settings: the scratch student's batch, learning rate and seed, ``KD`` on cached teacher
+    logits, no Trainer checkpoints."""
+    from hfnet.distillation.config import DistillationConfig
+
+    return DistillationConfig(
         output_dir=str(out),
         num_train_epochs=epochs,
         max_steps=max_steps,
@@ -115,19 +135,6 @@ def distill_student(
         dataloader_pin_memory=False,
         logging_steps=50,
     )
-    with torch.random.fork_rng():
-        (result,) = distill_chain(
-            [teacher, student],
-            train,
-            config,
-            names=[teacher_name, "student"],
-            eval_dataset=test,
-            output_dir=save_dir,
-            dataset_name=dataset_name,
-            overwrite=overwrite,
-            transfer_set=transfer,
-        )
-    return result
 
 
 def demo_step(ctx: Any) -> list[dict[str, Any]]:

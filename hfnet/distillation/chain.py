@@ -110,7 +110,33 @@ def _card(
     record: dict[str, Any] | None = None,
     transfer: TransferSet | None = None,
 ) -> ModelCardInfo:
-    settings = {
+    """A trained stage's model card: its lineage, measured metrics, settings and the config that reproduces it."""
+    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    chain_models = chain_models or []
+    parents, student, teacher_shown = _lineage(result, chain, chain_models)
+    return ModelCardInfo(
+        title=f"{result.name}: distilled from {result.teacher_name}",
+        summary=f"Knowledge distillation of {teacher_shown} into `{result.name}` with hfnet "
+        f"({_num_params(result.model):,} parameters).",
+        base_model=student.hub_id,
+        base_model_relation="finetune",
+        datasets=_card_datasets(dataset_name, transfer),
+        metrics=metrics,
+        eval_dataset=(dataset_name or "evaluation set") if "accuracy" in metrics else None,
+        eval_split="test",
+        parents=parents,
+        command=command,
+        config=_card_config(args, chain, chain_models, record),
+        tags=["distillation", "knowledge-distillation"],
+        settings=_card_settings(args, transfer),
+        settings_title="Distillation",
+        details=_details(chain, args, transfer),
+    )
+
+
+def _card_settings(args: DistillationConfig, transfer: TransferSet | None) -> dict[str, Any]:
+    """The card's "Distillation" table: the KD settings, the transfer set and the training schedule."""
+    return {
         "temperature": args.temperature,
         "alpha (soft weight)": args.alpha,
         "merit delta": args.merit_delta,
@@ -122,35 +148,25 @@ def _card(
         "batch size": args.per_device_train_batch_size,
         "seed": args.seed,
     }
-    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
-    chain_models = chain_models or []
-    parents, student, teacher_shown = _lineage(result, chain, chain_models)
+
+
+def _card_datasets(dataset_name: str | None, transfer: TransferSet | None) -> list[str]:
+    """The datasets the card names: the labelled one, then the transfer set's when it is another."""
     datasets_used = [dataset_name] if dataset_name else []
     if transfer is not None and transfer.name not in datasets_used:
         datasets_used.append(transfer.name)
+    return datasets_used
+
+
+def _card_config(
+    args: DistillationConfig, chain: list[str], chain_models: list[HubClassifier], record: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The card's ``config``: the job's options when recorded, else the KD and training settings and the chain."""
     if record is not None:  # the job's options (hfnet.options.config_dict): what --config FILE reads back
-        config = dict(record)
-    else:
-        config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
-        config["chain"] = [clf.source for clf in chain_models] or chain
-    return ModelCardInfo(
-        title=f"{result.name}: distilled from {result.teacher_name}",
-        summary=f"Knowledge distillation of {teacher_shown} into `{result.name}` with hfnet "
-        f"({_num_params(result.model):,} parameters).",
-        base_model=student.hub_id,
-        base_model_relation="finetune",
-        datasets=datasets_used,
-        metrics=metrics,
-        eval_dataset=(dataset_name or "evaluation set") if "accuracy" in metrics else None,
-        eval_split="test",
-        parents=parents,
-        command=command,
-        config=config,
-        tags=["distillation", "knowledge-distillation"],
-        settings=settings,
-        settings_title="Distillation",
-        details=_details(chain, args, transfer),
-    )
+        return dict(record)
+    config = {k: getattr(args, k) for k in _REPRODUCE_KEYS if hasattr(args, k)}
+    config["chain"] = [clf.source for clf in chain_models] or chain
+    return config
 
 
 def _lineage(result: StageResult, chain: list[str], chain_models: list[HubClassifier]):
@@ -345,46 +361,69 @@ def _run_stage(
     """Distill ``models[i - 1]`` into ``models[i]``, then the shared tail: evaluate, card, save (and push)."""
     teacher, student = models[i - 1], models[i]
     trainer_root = _trainer_root(args, save.output_dir)
-    created = missing_dirs(trainer_root / names[i])
-    stage_args = dataclasses.replace(
+    stage_args = _stage_args(args, hint, trainer_root / names[i])
+    logger.info("stage %d/%d: %s -> %s", i, len(models) - 1, names[i - 1], names[i])
+    unlabeled = transfer_set.images if transfer_set is not None else None
+    trainer = _train_stage(student, teacher, train_dataset, stage_args, eval_dataset, train_augment, unlabeled)
+    stage_dir = Path(save.output_dir) / names[i] if save.output_dir else None
+    result = StageResult(names[i], names[i - 1], student, {}, list(trainer.state.log_history), stage_dir)
+    if save.output_dir is None:
+        measured = evaluate_classifier(student, eval_dataset, progress=False) if eval_dataset is not None else {}
+        result.metrics = _stage_metrics(measured, student)
+        return result
+
+    def card(measured) -> ModelCardInfo:
+        result.metrics = _stage_metrics(measured, student)
+        return _card(result, names[: i + 1], stage_args, chain_models=models[: i + 1], **card_kwargs)
+
+    _save_stage(result, save, card, eval_dataset, trainer_root)
+    return result
+
+
+def _stage_args(args: DistillationConfig, hint: str | None, trainer_dir: Path) -> DistillationConfig:
+    """A stage's settings: the chain's, with the stage's hint and Trainer folder, and no push by the Trainer."""
+    return dataclasses.replace(
         args,
         hint=hint,
-        output_dir=str(trainer_root / names[i]),
+        output_dir=str(trainer_dir),
         push_to_hub=False,  # hfnet pushes the saved Hub-format folder, not the Trainer's checkpoint
     )
-    logger.info("stage %d/%d: %s -> %s", i, len(models) - 1, names[i - 1], names[i])
+
+
+def _train_stage(
+    student: HubClassifier,
+    teacher: HubClassifier,
+    train_dataset,
+    stage_args: DistillationConfig,
+    eval_dataset,
+    train_augment: bool,
+    unlabeled,
+) -> DistillationTrainer:
+    """Distill ``teacher`` into ``student``; the Trainer folders this made are removed again when left empty."""
+    created = missing_dirs(stage_args.output_dir)
     try:
-        trainer = distill(
+        return distill(
             student,
             teacher,
             train_dataset,
             stage_args,
             eval_dataset=eval_dataset,
             train_augment=train_augment,
-            unlabeled=transfer_set.images if transfer_set is not None else None,
+            unlabeled=unlabeled,
         )
     finally:
         remove_empty_dirs(created)
-    stage_dir = Path(save.output_dir) / names[i] if save.output_dir else None
-    result = StageResult(names[i], names[i - 1], student, {}, list(trainer.state.log_history), stage_dir)
 
-    def card(measured) -> ModelCardInfo:
-        result.metrics = _stage_metrics(measured, student)
-        return _card(result, names[: i + 1], stage_args, chain_models=models[: i + 1], **card_kwargs)
 
-    if save.output_dir is None:
-        result.metrics = _stage_metrics(
-            evaluate_classifier(student, eval_dataset, progress=False) if eval_dataset is not None else {}, student
-        )
-        return result
+def _save_stage(result: StageResult, save: SaveOptions, card, eval_dataset, trainer_root: Path) -> None:
+    """Save the trained stage into ``result.output_dir`` through :func:`finish` and record what hfnet wrote."""
     if PartialState().is_main_process:
         prepare_output_dir(save.output_dir, overwrite=save.overwrite)  # an interrupted run leaves no new folder
-    stage_save = dataclasses.replace(save, output_dir=str(stage_dir))
-    finish(student, stage_save, card, eval_dataset=eval_dataset, log_history=result.log_history)
+    stage_save = dataclasses.replace(save, output_dir=str(result.output_dir))
+    finish(result.model, stage_save, card, eval_dataset=eval_dataset, log_history=result.log_history)
     if PartialState().is_main_process:
         in_output = trainer_root.parent.resolve() == Path(save.output_dir).resolve() and trainer_root.exists()
-        record_written(save.output_dir, [names[i]] + ([trainer_root.name] if in_output else []))
-    return result
+        record_written(save.output_dir, [result.name] + ([trainer_root.name] if in_output else []))
 
 
 def _stage_metrics(measured, student) -> dict[str, float]:
