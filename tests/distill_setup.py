@@ -17,6 +17,15 @@ def kd_student(names, seed=0):
     return tiny_vit(names, image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, seed=seed)
 
 
+def chain_models():
+    """A teacher, an assistant and a student: three small ResNets of decreasing width over classes a, b, c."""
+    names = ["a", "b", "c"]
+    teacher = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1), seed=0)
+    assistant = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 8), depths=(1, 1), seed=1)
+    student = tiny_resnet(names, embedding_size=4, hidden_sizes=(4, 8), depths=(1, 1), seed=2)
+    return teacher, assistant, student
+
+
 def kd_args(tmp_path, **kw) -> DistillationConfig:
     """A short CPU run writing under ``tmp_path / "out"``; ``kw`` overrides any field."""
     base = dict(

@@ -6,20 +6,17 @@ import dataclasses
 
 import datasets
 import pytest
+from distill_setup import chain_models
 
 from hfnet.cards import display_name
 from hfnet.distillation.chain import StageResult, _card, _details, _lineage
 from hfnet.distillation.config import DistillationConfig
 from hfnet.distillation.data import TransferSet
-from hfnet.zoo import tiny_resnet
 
 
 @pytest.fixture(scope="module")
 def models():
-    names = ["a", "b", "c"]
-    teacher = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1), seed=0)
-    assistant = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 8), depths=(1, 1), seed=1)
-    student = tiny_resnet(names, embedding_size=4, hidden_sizes=(4, 8), depths=(1, 1), seed=2)
+    teacher, assistant, student = chain_models()
     teacher.source, assistant.source, student.source = "org/teacher-model", "/local/assistant", None
     return teacher, assistant, student
 

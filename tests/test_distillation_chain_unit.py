@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import datasets
 import pytest
+from distill_setup import chain_models
 
 from hfnet import _io
 from hfnet.distillation import chain
@@ -33,11 +34,7 @@ from hfnet.zoo import tiny_resnet
 
 @pytest.fixture(scope="module")
 def models():
-    names = ["a", "b", "c"]
-    teacher = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1), seed=0)
-    assistant = tiny_resnet(names, embedding_size=8, hidden_sizes=(8, 8), depths=(1, 1), seed=1)
-    student = tiny_resnet(names, embedding_size=4, hidden_sizes=(4, 8), depths=(1, 1), seed=2)
-    return [teacher, assistant, student]
+    return list(chain_models())
 
 
 def _args(**kw) -> DistillationConfig:
