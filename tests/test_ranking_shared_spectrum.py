@@ -63,3 +63,16 @@ def test_the_spectrum_kinds_are_what_they_say():
     assert inputs.spectrum("centred")[0] is sigma_c  # cached
     with pytest.raises(ValueError, match="'centred' or 'unit'"):
         inputs.spectrum("raw")
+
+
+def test_class_sums_equal_a_loop_over_the_rows():
+    from hfnet.ranking._linalg import class_sums
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(25, 7))
+    y = rng.integers(0, 3, size=25)  # class 3 has no sample: a zero row
+    expected = np.zeros((4, 7))
+    for row, label in zip(x, y):
+        expected[label] += row
+    assert class_sums(x, y, 4) == pytest.approx(expected, abs=1e-12)
+    assert not class_sums(x, y, 4)[3].any()

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from hfnet.ranking._linalg import RTOL, left_spectrum
+from hfnet.ranking._linalg import RTOL, class_sums, left_spectrum
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 # numpy.linalg.pinv(cov, rcond=1e-15), as the reference code calls it
 REFERENCE_RTOL = 1e-15
 
 
-def _class_mean_rows(f: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``[N, D]``: every sample replaced by the mean of its class, minus the overall mean."""
+def _class_mean_energy(f: np.ndarray, y: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``[k]``: ``|G b_j|^2`` for each column ``b_j`` of ``basis`` ``[D, k]``, G ``[N, D]`` every sample replaced by
+    the mean of its class minus the overall mean; computed on the K class means weighted by their counts, not on the
+    N rows of G."""
     k = int(y.max()) + 1
-    sums = np.zeros((k, f.shape[1]))
-    np.add.at(sums, y, f)
-    means = sums / np.bincount(y, minlength=k)[:, None]
-    return means[y] - f.mean(axis=0, keepdims=True)
+    counts = np.bincount(y, minlength=k)
+    means = class_sums(f, y, k) / counts[:, None] - f.mean(axis=0, keepdims=True)
+    return counts @ (means @ basis) ** 2
 
 
 def h_score(
@@ -54,8 +55,7 @@ def h_score(
     sigma, u = spectrum if spectrum is not None else left_spectrum(centred, rtol=rtol)
     # cov_f = V diag(sigma) V^T / (N-1), cov_g = G^T G / (N-1) and v_j = F^T u_j / sqrt(sigma_j), so
     # tr(cov_f^+ cov_g) = sum_j |G v_j|^2 / sigma_j = sum_j |G F^T u_j|^2 / sigma_j^2
-    projected = _class_mean_rows(f, y) @ (centred.T @ u)
-    return float(np.sum(projected**2 / sigma**2))
+    return float(np.sum(_class_mean_energy(f, y, centred.T @ u) / sigma**2))
 
 
 def ledoit_wolf_shrinkage(centred: np.ndarray) -> float:
@@ -105,6 +105,5 @@ def shrinkage_h_score(
     sigma, u = spectrum if spectrum is not None else left_spectrum(centred, rtol=rtol)
     mu = float(np.sum(centred**2)) / n / d
     v = (centred.T @ u) / np.sqrt(sigma)  # eigenvectors of S, eigenvalues sigma / n
-    projected = _class_mean_rows(f, y) @ v
-    between = np.sum(projected**2, axis=0) / (n - 1)
+    between = _class_mean_energy(f, y, v) / (n - 1)
     return float((1 - alpha) * np.sum(between / ((1 - alpha) * sigma / n + alpha * mu)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hfnet.ranking._linalg import class_sums
 from hfnet.ranking._validate import as_labels, as_probabilities, dense_labels
 
 
@@ -22,9 +23,7 @@ def leep(probs: np.ndarray, labels: np.ndarray) -> float:
     p = as_probabilities(probs)
     y = dense_labels(as_labels(labels, p.shape[0]))
     n, k = p.shape[0], int(y.max()) + 1
-    joint = np.zeros((k, p.shape[1]))
-    np.add.at(joint, y, p)
-    joint /= n
+    joint = class_sums(p, y, k) / n
     marginal = joint.sum(axis=0, keepdims=True)
     conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
     eep = np.einsum("iz,iz->i", p, conditional[y])

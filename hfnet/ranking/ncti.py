@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hfnet.errors import HfnetError
+from hfnet.ranking._linalg import class_sums
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 TERMS = ("vc", "seli", "ncc")
@@ -59,9 +60,7 @@ def ncti_terms(features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         raise HfnetError("NCTI needs at least two target classes")
     f = f - f.mean(axis=0, keepdims=True)
     counts = np.bincount(y, minlength=k).astype(np.float64)
-    means = np.zeros((k, d))
-    np.add.at(means, y, f)
-    means /= counts[:, None]
+    means = class_sums(f, y, k) / counts[:, None]
     within = float(np.sum((f - means[y]) ** 2)) / n  # tr(S_w)
     between = float(np.sum(counts[:, None] * means**2)) / n  # tr(S_b) (the features are centred)
     if between <= 0:

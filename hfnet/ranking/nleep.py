@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hfnet.ranking._linalg import class_sums
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 
 
@@ -49,9 +50,7 @@ def nleep(
     components = max(1, min(components_per_class * k, n))
     gmm = GaussianMixture(n_components=components, random_state=seed).fit(reduced)
     posterior = gmm.predict_proba(reduced)
-    joint = np.zeros((k, components))
-    np.add.at(joint, y, posterior)
-    joint /= n
+    joint = class_sums(posterior, y, k) / n
     marginal = joint.sum(axis=0, keepdims=True)
     conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
     eep = np.einsum("iz,iz->i", posterior, conditional[y])

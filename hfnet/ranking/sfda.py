@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from hfnet.errors import HfnetError
-from hfnet.ranking._linalg import left_spectrum, right_vectors
+from hfnet.ranking._linalg import class_sums, left_spectrum, right_vectors
 from hfnet.ranking._validate import as_features, as_labels, dense_labels
 from hfnet.ranking.softmax_max import softmax
 
@@ -43,9 +43,7 @@ def fda_posteriors(x: np.ndarray, y: np.ndarray, shrinkage: float | None = None)
     n, d = x.shape
     k = int(y.max()) + 1
     counts = np.bincount(y, minlength=k)
-    means = np.zeros((k, d))
-    np.add.at(means, y, x)
-    means /= counts[:, None]
+    means = class_sums(x, y, k) / counts[:, None]
     w = x - means[y]
     if shrinkage is None:
         shrinkage = max(float(np.exp(-5.0 * _largest_eigenvalue(w))), 1e-10)
@@ -94,9 +92,7 @@ def sfda(features: np.ndarray, labels: np.ndarray, *, first: tuple[np.ndarray, f
     prob, shrinkage = fda_posteriors(x, y) if first is None else first
     prob = softmax(prob)
     counts = np.bincount(y, minlength=k)
-    means = np.zeros((k, x.shape[1]))
-    np.add.at(means, y, x)
-    means /= counts[:, None]
+    means = class_sums(x, y, k) / counts[:, None]
     others = (means.sum(axis=0, keepdims=True) - means) / (k - 1)
     p = prob[np.arange(len(y)), y][:, None]
     x = p * x + (1 - p) * others[y]
