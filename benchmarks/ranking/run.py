@@ -252,8 +252,11 @@ def build_zoo(args, saved_path: Path) -> tuple[dict[str, object], dict[str, dict
     info["mnist_cnn"]["source_accuracy"] = round(accuracy(zoo["mnist_cnn"], xt, yt), 4)  # measured on MNIST test
     epochs = 1 if args.quick else args.pretrain_epochs
     for kind in ("resnet", "vit"):
-        sources = (("fashion", fashion, FASHION_MNIST_CLASSES), ("mnist", mnist, DIGIT_WORDS))
-        for src, data, names in sources:
+        sources = (
+            ("fashion", fashion, FASHION_MNIST_CLASSES, "Fashion-MNIST"),
+            ("mnist", mnist, DIGIT_WORDS, "MNIST"),
+        )
+        for src, data, names, dataset in sources:
             t0 = time.perf_counter()
             clf, acc = pretrain_small(kind, names, data, f"pre_{src}", epochs, args.seed, saved)
             saved.setdefault(f"{kind}_{src}", {"state": clf.state_dict(), "accuracy": acc})
@@ -261,7 +264,7 @@ def build_zoo(args, saved_path: Path) -> tuple[dict[str, object], dict[str, dict
             info[f"{kind}_{src}"] = {
                 "source": f"{src} ({per_class}/class, {epochs} epochs)",
                 "source_accuracy": round(acc, 4),
-                "source_dataset": {"fashion": "Fashion-MNIST", "mnist": "MNIST"}[src],
+                "source_dataset": dataset,
                 "seconds": round(time.perf_counter() - t0, 1),
                 "pretrained_here": True,
             }
@@ -960,18 +963,22 @@ def noise_markdown(result: dict, rows: list[str]) -> list[str]:
         ]
         avg = result["average"]
 
-        def cell(a: dict) -> str:
-            return (
-                f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
-                f"({fmt(a['max_regret'], 3)})"
-            )
-
         for m in sorted(rows, key=lambda m: -(avg[groups[0]][m]["kendall_tau"] or -9)):
             name = f"**{m}**" if m == "recommended" else m
             lines.append(
-                f"| {name} | " + " | ".join(f"{cell(avg_before[g][m])} | {cell(avg[g][m])}" for g in groups) + " |"
+                f"| {name} | "
+                + " | ".join(f"{summary_cell(avg_before[g][m])} | {summary_cell(avg[g][m])}" for g in groups)
+                + " |"
             )
     return lines
+
+
+def summary_cell(a: dict) -> str:
+    """One group's mean tau / weighted tau / mean regret (worst regret) of a score."""
+    return (
+        f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
+        f"({fmt(a['max_regret'], 3)})"
+    )
 
 
 def rules_markdown(result: dict) -> list[str]:
@@ -995,12 +1002,7 @@ def rules_markdown(result: dict) -> list[str]:
         cells = []
         for m in (entry["rule"], *RULE_COMPARED):
             a = entry["scores"].get(m)
-            cells.append(
-                "n/a"
-                if a is None
-                else f"{fmt(a['kendall_tau'], 3)} / {fmt(a['weighted_tau'], 2)} / {fmt(a['top1_regret'], 3)} "
-                f"({fmt(a['max_regret'], 3)}), {a['over_limit']} over 0.02"
-            )
+            cells.append("n/a" if a is None else f"{summary_cell(a)}, {a['over_limit']} over 0.02")
         lines.append(
             f"| {entry['rule']} | {', '.join(entry['sets'])} ({len(entry['targets'])}) | " + " | ".join(cells) + " |"
         )

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 
 from run import SEEN_TARGETS, correlations  # noqa: E402
 
-from hfnet.ranking.recommended import recommended_scores  # noqa: E402
+from hfnet.ranking.recommended import mean_ranks, recommended_scores  # noqa: E402
 
 # name: (components, aggregate, how a candidate without a source accuracy is ranked there)
 VARIANTS = {
@@ -42,19 +42,23 @@ def variant_scores(result: dict, target: str, components, aggregate: str, missin
     names = list(scores)
     source = {n: result["zoo"][n].get("source_accuracy") if "random" not in n else None for n in names}
     values = {c: [source[n] if c == "source_accuracy" else scores[n].get(c) for n in names] for c in components}
-    combined, _ = recommended_scores(values, aggregate)
-    if missing == "middle" and "source_accuracy" in components:
-        # the reporters' ranks stretched over 1..n, the others in the middle: recompute that component's rank
-        from hfnet.ranking.recommended import mean_ranks
-
-        have = [i for i, v in enumerate(values["source_accuracy"]) if v is not None]
-        ranks = np.full(len(names), (len(names) + 1) / 2)
-        sub = mean_ranks([values["source_accuracy"][i] for i in have])
-        ranks[have] = 1 + (sub - 1) * (len(names) - 1) / max(len(have) - 1, 1)
-        others = [c for c in components if c != "source_accuracy"]
-        rest = np.stack([mean_ranks(values[c]) for c in others])
-        combined = list((rest.sum(axis=0) + ranks) / len(components))
+    if missing == "last":
+        combined, _ = recommended_scores(values, aggregate)  # hfnet's own rule code
+    else:
+        # the source accuracy's reporters ranked over 1..n, the others in the middle; the rest as hfnet ranks them
+        ranks = np.stack(
+            [_middle_ranks(values[c]) if c == "source_accuracy" else mean_ranks(values[c]) for c in values]
+        )
+        combined = ranks.mean(axis=0) if aggregate == "mean" else np.median(ranks, axis=0)
     return {n: -float(v) for n, v in zip(names, combined)}
+
+
+def _middle_ranks(values: list) -> np.ndarray:
+    """Ranks (1 = best) of the candidates with a value stretched over 1..n; those without one share the middle."""
+    have = [i for i, v in enumerate(values) if v is not None]
+    ranks = np.full(len(values), (len(values) + 1) / 2)
+    ranks[have] = 1 + (mean_ranks([values[i] for i in have]) - 1) * (len(values) - 1) / max(len(have) - 1, 1)
+    return ranks
 
 
 def summary(result: dict, targets: list[str]) -> dict[str, dict]:

@@ -46,8 +46,9 @@ def h_score(
         features: ``[N, D]`` penultimate features of the candidate on the target images.
         labels: ``[N]`` target class indices.
         rtol: eigenvalues of the feature covariance below ``rtol`` times the largest count as zero.
-        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the caller has
-            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the
+            caller has it (the ranking computes it once per candidate for every score that needs it); None: computed
+            here.
     """
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))
@@ -94,8 +95,9 @@ def shrinkage_h_score(
         features: ``[N, D]`` penultimate features.
         labels: ``[N]`` target class indices.
         rtol: relative threshold below which a direction of the features counts as empty.
-        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the caller has
-            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, centred, at ``rtol``, when the
+            caller has it (the ranking computes it once per candidate for every score that needs it); None: computed
+            here.
     """
     f = as_features(features)
     y = dense_labels(as_labels(labels, f.shape[0]))

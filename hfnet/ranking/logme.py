@@ -152,8 +152,9 @@ def logme(
         scale_invariant: divide the features by their root-mean-square row norm first (:func:`unit_scale`), so
             the reference's 1e-5 constants act at one scale and the score does not change when the features are
             scaled. Default: True, except with ``reference=True`` (the reference uses the raw features).
-        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features, as the score uses them (at unit RMS row norm unless ``scale_invariant=False``), when the caller has
-            it (the ranking computes it once per candidate for every score that needs it); None: computed here.
+        spectrum: :func:`~hfnet.ranking._linalg.left_spectrum` of the same features as the score uses them (at unit
+            RMS row norm unless ``scale_invariant=False``), when the caller has it (the ranking computes it once per
+            candidate for every score that needs it); None: computed here.
     """
     f = as_features(features)
     if scale_invariant is None:

@@ -138,12 +138,12 @@ def comparable_source_accuracy(reported: Sequence[dict]) -> tuple[bool, str | No
     reporting = [r for r in reported if r.get("source_accuracy") is not None]
     if not reporting:
         return True, None
-    unnamed = sum(dataset_key(r.get("source_dataset")) is None for r in reporting)
-    if unnamed:
-        return False, f"{unnamed} of the {len(reporting)} candidates reporting one name no source dataset"
+    keys = [dataset_key(r.get("source_dataset")) for r in reporting]
+    if None in keys:
+        return False, f"{keys.count(None)} of the {len(reporting)} candidates reporting one name no source dataset"
     names: dict[str, str] = {}
-    for r in reporting:
-        names.setdefault(dataset_key(r["source_dataset"]), str(r["source_dataset"]))
+    for key, r in zip(keys, reporting):
+        names.setdefault(key, str(r["source_dataset"]))
     if len(names) > 1:
         return False, f"the candidates report it on different datasets ({', '.join(sorted(names.values()))})"
     return True, None
