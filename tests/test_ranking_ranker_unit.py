@@ -45,24 +45,28 @@ def test_ranks_leave_missing_and_non_finite_scores_out_and_failed_candidates_unr
     assert [c.name for c in r.failed] == ["d"]
 
 
-def test_recommended_ties_go_to_the_better_logme():
+def test_recommended_v3_ties_go_to_the_better_logme():
     r = _ranking(
-        {"a": {"recommended": 2.0, "logme": 0.1}, "b": {"recommended": 2.0, "logme": 0.9}, "c": {"recommended": 1.0}},
-        {"recommended": True, "logme": True},
+        {
+            "a": {"recommended_v3": 2.0, "logme": 0.1},
+            "b": {"recommended_v3": 2.0, "logme": 0.9},
+            "c": {"recommended_v3": 1.0},
+        },
+        {"recommended_v3": True, "logme": True},
     )
-    assert r.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"b": 1, "a": 2, "c": 3}
     # a tied candidate without a LogME value comes after one with it, whatever LogME's sign (it is often negative)
     r.candidates[1].scores["logme"] = None
-    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"a": 1, "b": 2, "c": 3}
     r.candidates[0].scores["logme"] = -3.0
-    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"a": 1, "b": 2, "c": 3}
     r.candidates[1].scores["logme"] = float("nan")
-    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"a": 1, "b": 2, "c": 3}
     r.candidates[1].scores["logme"] = -2.0
-    assert r.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"b": 1, "a": 2, "c": 3}
     # where the tie-break score is lower-is-better, the lower value wins the tie
     r.higher_is_better["logme"] = False
-    assert r.ranks("recommended") == {"a": 1, "b": 2, "c": 3}
+    assert r.ranks("recommended_v3") == {"a": 1, "b": 2, "c": 3}
     # a score without a tie rule keeps ties even when LogME differs
     r2 = _ranking({"a": {"s": 2.0, "logme": 0.1}, "b": {"s": 2.0, "logme": 0.9}}, {"s": True, "logme": True})
     assert r2.ranks("s") == {"a": 1, "b": 1}
@@ -233,11 +237,12 @@ def test_word_vector_distances_warn_once_per_problem_and_cache_by_source_names(m
 
 # ---------------------------------------------------------------------- rank_models' steps
 def test_tie_rule_of_a_score_not_itself_ranked_reads_higher_as_better():
-    # the recommended score ranked alone: its LogME tie-break is not among the metrics, so higher LogME wins
+    # the v3 score ranked alone: its LogME tie-break is not among the metrics, so higher LogME wins
     r = _ranking(
-        {"a": {"recommended": 2.0, "logme": 0.1}, "b": {"recommended": 2.0, "logme": 0.9}}, {"recommended": True}
+        {"a": {"recommended_v3": 2.0, "logme": 0.1}, "b": {"recommended_v3": 2.0, "logme": 0.9}},
+        {"recommended_v3": True},
     )
-    assert r.ranks("recommended") == {"b": 1, "a": 2}
+    assert r.ranks("recommended_v3") == {"b": 1, "a": 2}
 
 
 class _Loaded:

@@ -128,20 +128,20 @@ def test_plot_bars_grow_with_quality_whatever_the_sign():
     assert lower[1] == max(lower) and lower[2] == min(lower)
 
 
-def test_recommended_ties_go_to_the_better_logme():
+def test_recommended_v3_ties_go_to_the_better_logme():
     from hfnet.ranking.ranker import CandidateResult, Ranking
 
     ranking = Ranking(
-        metrics=["logme", "recommended"],
-        higher_is_better={"logme": True, "recommended": False},
+        metrics=["logme", "recommended_v3"],
+        higher_is_better={"logme": True, "recommended_v3": False},
         candidates=[
-            CandidateResult("a", scores={"logme": -0.5, "recommended": 1.5}),
-            CandidateResult("b", scores={"logme": -0.2, "recommended": 1.5}),
-            CandidateResult("c", scores={"logme": -0.1, "recommended": 3.0}),
+            CandidateResult("a", scores={"logme": -0.5, "recommended_v3": 1.5}),
+            CandidateResult("b", scores={"logme": -0.2, "recommended_v3": 1.5}),
+            CandidateResult("c", scores={"logme": -0.1, "recommended_v3": 3.0}),
         ],
         num_samples=3,
         num_target_classes=2,
         target_classes=["x", "y"],
     )
-    assert ranking.ranks("recommended") == {"b": 1, "a": 2, "c": 3}
+    assert ranking.ranks("recommended_v3") == {"b": 1, "a": 2, "c": 3}
     assert ranking.ranks("logme") == {"c": 1, "b": 2, "a": 3}

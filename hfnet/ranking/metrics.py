@@ -188,9 +188,19 @@ METRICS: dict[str, Metric] = {
             _set_relative,
             False,
             False,
-            "hfnet's pre-registered mean rank of logme, leep, ncti and the reported source accuracy (when every "
+            "hfnet's pre-registered mean rank of leep, ncti, knn and the reported source accuracy (when every "
             "candidate reports it on one dataset)",
             set_relative=True,
+        ),
+        Metric(
+            "recommended_v3",
+            _set_relative,
+            False,
+            False,
+            "hfnet's third pre-registered rule: the mean rank of logme, leep, ncti and the source accuracy (on one "
+            "dataset); by name only",
+            set_relative=True,
+            default=False,
         ),
         Metric(
             "recommended_v1",
