@@ -425,3 +425,18 @@ def test_a_candidate_that_fails_to_load_keeps_its_error_and_a_warning(caplog):
     assert 0 <= result.seconds < 10
     shown = [r.getMessage() for r in caplog.records if r.name == "hfnet.ranking.ranker"]
     assert shown == ["candidate shown skipped: OSError: no such model org/missing"]
+
+
+def test_scores_run_on_one_blas_thread_with_one_controller_per_process():
+    pytest.importorskip("threadpoolctl")
+    controller = ranker._blas_controller()
+    assert controller is ranker._blas_controller()  # found once: listing the libraries costs ~5 ms a call
+    blas = [lib for lib in controller.info() if lib["user_api"] == "blas"]
+    assert blas, "numpy's and scipy's BLAS are loaded before the controller lists them"
+    paths = {lib["filepath"] for lib in blas}
+    before = {lib["filepath"]: lib["num_threads"] for lib in blas}
+    with ranker._one_blas_thread():
+        inside = {lib["filepath"]: lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"}
+        assert set(inside) == paths and set(inside.values()) == {1}
+    after = {lib["filepath"]: lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"}
+    assert after == before

@@ -38,6 +38,9 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray, *, k: int = 20, tempe
     nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     near_sim = np.take_along_axis(sim, nearest, axis=1)
     weights = np.exp((near_sim - 1.0) / temperature)  # shifted by the largest possible cosine: same votes, no overflow
-    votes = np.zeros((n, int(y.max()) + 1))
-    np.add.at(votes, (np.repeat(np.arange(n), k), y[nearest].reshape(-1)), weights.reshape(-1))
+    classes = int(y.max()) + 1
+    # each sample's class votes as one weighted bincount over (sample, class) cells: the same sums, in the same
+    # order, as np.add.at, several times faster
+    cells = (np.arange(n)[:, None] * classes + y[nearest]).reshape(-1)
+    votes = np.bincount(cells, weights=weights.reshape(-1), minlength=n * classes).reshape(n, classes)
     return float(np.mean(votes.argmax(axis=1) == y))

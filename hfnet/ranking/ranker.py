@@ -6,6 +6,7 @@ class names gets every score but the word-vector EMD (with a warning).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -544,13 +545,25 @@ def _distances(names, kv, target_vectors, combine, class_map, cache, result: Can
 def _one_blas_thread():
     """The scores multiply matrices of a few hundred rows: one BLAS thread is as fast, and avoids OpenBLAS threads
     spin-waiting against torch's on a busy CPU (seen: a 100 x 1280 SVD taking 3 s instead of 0.02 s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: scikit-learn brings it
+    controller = _blas_controller()
+    if controller is None:  # threadpoolctl is optional (scikit-learn brings it)
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller for the process. Finding the loaded BLAS libraries reads /proc/self/maps, about
+    5 ms a call: half the scoring time of a small candidate when it was done per candidate. numpy's and scipy's BLAS
+    are loaded first, so the controller sees both."""
+    try:
+        import scipy.linalg  # noqa: F401 - loads scipy's BLAS before the libraries are listed
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def _terms(metric: Metric, inputs: ScoreInputs, result: CandidateResult) -> None:
