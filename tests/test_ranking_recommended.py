@@ -166,7 +166,7 @@ def test_the_default_is_v4_and_v1_v2_v3_are_by_name():
     assert RULES["v4"].components == ("leep", "ncti", "knn", "source_accuracy") and RULES["v4"].tie_break == "ncti"
     assert RULES["v4"].same_source_dataset and RULES["v3"].same_source_dataset
     assert not RULES["v1"].same_source_dataset and not RULES["v2"].same_source_dataset
-    assert RULES["v1"].commit == "0a4da7d" and RULES["v2"].commit == "81251c6" and RULES["v3"].commit == "dda3c1d"
+    assert [RULES[v].commit for v in ("v1", "v2", "v3", "v4")] == ["0a4da7d", "81251c6", "dda3c1d", "4f335b6"]
     assert RULE_BY_METRIC["recommended_v1"] is RULES["v1"] and RULE_BY_METRIC["recommended_v3"] is RULES["v3"]
     assert RULE_BY_METRIC["recommended_v2"].aggregate == "median" and "median" in RULES["v2"].text
     assert "recommended" in DEFAULT_METRICS

@@ -5,7 +5,7 @@ Four rules (``RULES``; the same words in the README). ``recommended`` is ``v4``,
 ``recommended_v1``, ``recommended_v2`` and ``recommended_v3`` are computed by name only.
 
 ``v4`` (pre-registered, with the fifth held-out set of the benchmark, in ``benchmarks/ranking/variants_protocol.txt``,
-fifth part):
+fifth part, at commit 4f335b6):
 
     For each of the components LEEP (how the source head's predictions transfer to the target labels), NCTI
     (distance to neural collapse), k-NN (the leave-one-out accuracy of a 20-nearest-neighbour vote on the features,
@@ -91,7 +91,7 @@ RULES = {
         ("leep", "ncti", "knn", "source_accuracy"),
         "mean",
         "ncti",
-        None,
+        "4f335b6",
         "mean of the candidate's ranks under leep, ncti, knn and its reported source accuracy, the source accuracy "
         "only when every candidate reporting one names the same source dataset "
         f"({_MISSING}; lower = better, ties to ncti)",
