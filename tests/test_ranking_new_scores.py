@@ -106,6 +106,31 @@ def test_knn_matches_the_loop_with_many_candidates_per_neighbourhood():
     assert knn_accuracy(x, y) == pytest.approx(np.mean(votes.argmax(1) == y))
 
 
+def test_knn_in_row_blocks_equals_all_rows_at_once(monkeypatch):
+    import hfnet.ranking.knn as knn_module
+
+    x, y = _case(300, 5, shift=0.15, seed=3)
+    whole, whole_k3 = knn_accuracy(x, y), knn_accuracy(x, y, k=3, temperature=0.5)
+    for rows in (1, 7, 64, 299):  # blocks of 1, 7, 64 and 299 rows (the last block shorter, or a single row)
+        monkeypatch.setattr(knn_module, "BLOCK_ELEMENTS", rows * 300)
+        assert knn_accuracy(x, y) == whole
+        assert knn_accuracy(x, y, k=3, temperature=0.5) == whole_k3
+    monkeypatch.setattr(knn_module, "BLOCK_ELEMENTS", 64 * 300)
+    # a sample's own row is left out in every block: duplicating one sample into another class changes its vote
+    dup_x, dup_y = np.vstack([x, x[:1]]), np.append(y, (y[0] + 1) % 4)
+    assert knn_accuracy(dup_x, dup_y, k=1) == pytest.approx(
+        np.mean(
+            [
+                dup_y[
+                    np.argmax(np.where(np.arange(301) == i, -np.inf, dup_x @ dup_x[i] / np.linalg.norm(dup_x, axis=1)))
+                ]
+                == dup_y[i]
+                for i in range(301)
+            ]
+        )
+    )
+
+
 def test_knn_small_sets_and_bad_arguments():
     two = np.array([[1.0, 0.0], [0.9, 0.1]])
     assert knn_accuracy(two, np.array([0, 1])) == 0.0  # each one's only neighbour is the other class
