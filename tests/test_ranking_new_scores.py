@@ -131,7 +131,25 @@ def test_knn_in_row_blocks_equals_all_rows_at_once(monkeypatch):
     )
 
 
+def test_knn_zero_features_and_sharp_votes_stay_finite():
+    x, y = _case(40, 5, shift=0.6, seed=4)
+    # an all-zero feature row (a dead ReLU layer) has cosine 0 with every sample: no NaN, the others unchanged
+    zero = np.vstack([x, np.zeros((1, 5))])
+    zy = np.append(y, 0)
+    xn = zero / np.maximum(np.linalg.norm(zero, axis=1, keepdims=True), 1e-300)
+    sim = xn @ xn.T
+    np.fill_diagonal(sim, -np.inf)
+    first = np.argmax(sim, axis=1)
+    assert np.isfinite(sim[:-1, :-1][~np.eye(40, dtype=bool)]).all()
+    assert knn_accuracy(zero, zy, k=1) == pytest.approx(np.mean(zy[first] == zy))
+    # a temperature of 1e-3 puts exp(similarity / T) far beyond float range; shifted by the largest cosine, the
+    # vote is the nearest neighbour's (k = 1) and never NaN
+    assert knn_accuracy(x, y, temperature=1e-3) == knn_accuracy(x, y, k=1)
+
+
 def test_knn_small_sets_and_bad_arguments():
+    with pytest.raises(HfnetError, match="^k-NN accuracy needs at least two samples$"):
+        knn_accuracy(np.ones((1, 3)), np.array([0]))
     two = np.array([[1.0, 0.0], [0.9, 0.1]])
     assert knn_accuracy(two, np.array([0, 1])) == 0.0  # each one's only neighbour is the other class
     assert knn_accuracy(two, np.array([1, 1])) == 1.0
