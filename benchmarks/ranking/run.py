@@ -1491,7 +1491,7 @@ def main() -> None:
         for n in zoo
         if zoo_info[n].get("source_accuracy") is not None and "random" not in n
     }
-    scores, corr, sizes, score_s, notes = {}, {}, {}, {}, {}
+    scores, corr, sizes, score_s, notes, terms = {}, {}, {}, {}, {}, {}
     for t, (src, num) in scored.items():
         data = targets[src]
         # Rank: one forward pass per candidate on the target's training subset (or SMALL_N of its images)
@@ -1505,6 +1505,8 @@ def main() -> None:
             progress=False,
         )
         scores[t] = {c.name: c.scores for c in ranking.ranked}
+        # NCTI's per-candidate terms, so a subset of the candidates can be ranked again (candidates_left_out.py)
+        terms[t] = {c.name: c.terms.get("ncti") for c in ranking.ranked}
         notes[t] = [*ranking.notes, *(f"{c.name}: {w}" for c in ranking.ranked for w in c.warnings)]
         score_s[t] = round(sum(c.score_seconds for c in ranking.ranked), 2)
         sizes[t] = (
@@ -1618,6 +1620,7 @@ def main() -> None:
         "groups": groups,
         "target_sizes": sizes,
         "scores": scores,
+        "ncti_terms": terms,
         "score_seconds": score_s,
         "accuracy": accs,
         "accuracy_per_seed": accs_per_seed,
