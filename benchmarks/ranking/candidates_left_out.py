@@ -27,10 +27,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import HELD_OUT_TARGETS, HELD_OUT_V4, SEEN_TARGETS, correlations  # noqa: E402
+from run import HELD_OUT_TARGETS, HELD_OUT_V4, SEEN_TARGETS, correlations, reported_info  # noqa: E402
 
-from hfnet.ranking.ncti import ncti  # noqa: E402
-from hfnet.ranking.recommended import RULE_BY_METRIC, comparable_source_accuracy, recommended_scores  # noqa: E402
+from hfnet.ranking.metrics import METRICS, NEEDS  # noqa: E402
+from hfnet.ranking.ranker import CandidateResult, Ranking, finalise  # noqa: E402
+from hfnet.ranking.recommended import RULE_BY_METRIC  # noqa: E402
 
 RULES = ("recommended", "recommended_v3", "recommended_v1")
 SINGLE = ("logme", "ncti", "knn", "leep")
@@ -38,32 +39,28 @@ GROUPS = {"fifth held-out set": HELD_OUT_TARGETS, "v3's held-out set": HELD_OUT_
 
 
 def subset_scores(result: dict, target: str, names: list[str]) -> dict[str, dict[str, float | None]]:
-    """The scores of ``names`` ranked together: the plain scores as stored, NCTI and the rules computed again."""
-    stored = result["scores"][target]
-    out = {n: dict(stored[n]) for n in names}
-    for n, value in zip(names, ncti([result["ncti_terms"][target][n] for n in names])):
-        out[n]["ncti"] = value
-    reported = [_reported(result, n) for n in names]
-    comparable, _ = comparable_source_accuracy(reported)
-    for metric in RULES:
-        rule = RULE_BY_METRIC[metric]
-        values = {
-            c: [r.get("source_accuracy") if c == "source_accuracy" else out[n].get(c) for n, r in zip(names, reported)]
-            for c in rule.components
-            if c != "source_accuracy" or comparable or not rule.same_source_dataset
-        }
-        combined, _ = recommended_scores(values, rule.aggregate)
-        for n, v in zip(names, combined):
-            out[n][metric] = v
-    return out
-
-
-def _reported(result: dict, name: str) -> dict:
-    """What the candidate reports about itself in the benchmark (nothing for the random initialisations)."""
-    zoo = result["zoo"][name]
-    if "random" in name or zoo.get("source_accuracy") is None:
-        return {}
-    return {"source_accuracy": zoo["source_accuracy"], "source_dataset": zoo.get("source_dataset")}
+    """The scores of ``names`` ranked together: the plain scores as stored, NCTI and the rules computed again by the
+    ranking's own :func:`~hfnet.ranking.ranker.finalise` over just these candidates."""
+    reported = reported_info(result["zoo"])
+    candidates = [
+        CandidateResult(
+            n,
+            scores=dict(result["scores"][target][n]),
+            reported=reported.get(n, {}),
+            terms={"ncti": result["ncti_terms"][target][n]},
+        )
+        for n in names
+    ]
+    metrics = [*dict.fromkeys(c for m in RULES for c in NEEDS[m]), *RULES]
+    ranking = Ranking(
+        metrics=metrics,
+        higher_is_better={m: METRICS[m].higher_is_better for m in metrics},
+        candidates=candidates,
+        num_samples=0,
+        num_target_classes=0,
+        target_classes=[],
+    )
+    return {c.name: c.scores for c in finalise(ranking).candidates}
 
 
 def left_out(result: dict, targets: list[str]) -> dict[str, dict]:

@@ -21,7 +21,8 @@ Targets: seen (their results read before the current recommended rule, v4, was f
   random colours, occluded Fashion-MNIST, digits over garments). Held out (defined from their description only, in
   variants_protocol.txt's fifth part, committed with v4 before any score or accuracy existed on them): blurred MNIST
   and Fashion-MNIST edge maps (1000 images each), MNIST digits at half size in random positions. ``zoo.pt`` keeps
-  the weights of the models pretrained here (not bit-reproducible across machines); ``groundtruth.json`` records every candidate's weight digest per target.
+  the weights of the models pretrained here (not bit-reproducible across machines); ``groundtruth.json`` records
+  every candidate's weight digest per target.
 Protocol: every score on the target's training subset (one forward pass per candidate); then every candidate is
 fine-tuned on that subset with one fixed budget (new head, all weights trained, AdamW, same epochs / lr / batch) and
 evaluated on the target's test subset, once per fine-tuning seed; the ground truth is the mean accuracy over the
@@ -91,7 +92,6 @@ RULE_COMMITS = {"v1": "0a4da7d", "v2": "81251c6", "v3": "dda3c1d", "v4": "4f335b
 GROUND_TRUTH_COMMIT = "38e6901"  # the enlarged held-out ground truth, pre-registered before any of its accuracies
 HELD_OUT_V3_COMMIT = "51796b1"  # HELD_OUT_V3 and the rule they judged fixed, before any score or accuracy on them
 HELD_OUT_V4_COMMIT = RULE_COMMITS["v3"]  # HELD_OUT_V4 fixed with v3, before any score or accuracy on them
-HELD_OUT_V5_COMMIT = RULE_COMMITS["v4"]  # HELD_OUT_TARGETS fixed with v4, before any score or accuracy on them
 logger = logging.getLogger("benchmarks.ranking")
 
 
@@ -790,6 +790,17 @@ def stale_candidates(entry: dict, zoo_info: dict, digests: dict, legacy: dict | 
     ]
 
 
+def reported_info(zoo_info: dict[str, dict]) -> dict[str, dict]:
+    """What each candidate says about itself: the source accuracy measured or published for it and its dataset (none
+    for the random initialisations: they report nothing, so the recommended score ranks them last on that
+    component)."""
+    return {
+        n: {"source_accuracy": info["source_accuracy"], "source_dataset": info["source_dataset"]}
+        for n, info in zoo_info.items()
+        if info.get("source_accuracy") is not None and "random" not in n
+    }
+
+
 def target_seeds(t: str, args) -> list[int]:
     """The fine-tuning seeds of a target: ``--held-out-seeds`` on the targets with the enlarged ground truth (the held
     out ones and HELD_OUT_V2), ``--seeds`` elsewhere."""
@@ -1484,13 +1495,7 @@ def main() -> None:
     accs_per_seed = {t: truth["targets"][src]["per_seed"] for t, (src, _) in scored.items()}
     # the held-out targets' earlier ground truth (2 seeds, small test subsets), kept to show what the new one changed
     before = {t: truth["before"][src] for t, (src, _) in scored.items() if src in truth.get("before", {})}
-    # what each candidate says about itself: the source accuracy measured or published for it (none for the random
-    # initialisations: they report nothing, so the recommended score ranks them last on that component)
-    reported = {
-        n: {"source_accuracy": zoo_info[n]["source_accuracy"], "source_dataset": zoo_info[n]["source_dataset"]}
-        for n in zoo
-        if zoo_info[n].get("source_accuracy") is not None and "random" not in n
-    }
+    reported = reported_info(zoo_info)
     scores, corr, sizes, score_s, notes, terms = {}, {}, {}, {}, {}, {}
     for t, (src, num) in scored.items():
         data = targets[src]

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 import itertools  # noqa: E402
 
-from run import HELD_OUT_V4, SEEN_TARGETS, correlations  # noqa: E402
+from run import HELD_OUT_V4, SEEN_TARGETS, correlations, reported_info  # noqa: E402
 
 from hfnet.ranking.recommended import mean_ranks, recommended_scores  # noqa: E402
 
@@ -50,7 +50,8 @@ def variant_scores(result: dict, target: str, components, aggregate: str, missin
     """Each candidate's combined rank under one variant (negated: higher = better)."""
     scores = result["scores"][target]
     names = list(scores)
-    source = {n: result["zoo"][n].get("source_accuracy") if "random" not in n else None for n in names}
+    reported = reported_info(result["zoo"])
+    source = {n: reported.get(n, {}).get("source_accuracy") for n in names}
     values = {c: [source[n] if c == "source_accuracy" else scores[n].get(c) for n in names] for c in components}
     if missing == "last":
         combined, _ = recommended_scores(values, aggregate)  # hfnet's own rule code
